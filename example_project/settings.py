@@ -1,0 +1,123 @@
+"""Settings of the example project. Every value comes from the environment (django-environ) and
+every variable is optional: with none set, it runs on SQLite with the console provider and
+Celery tasks run eagerly in-process."""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+DEBUG = env.bool("DEBUG", default=True)
+SECRET_KEY = env(
+    "SECRET_KEY", default="example-project-insecure-key-change-me-9f3b1c7e2d8a4f6b0c5e"
+)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "phone_verify",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "example_project.urls"
+WSGI_APPLICATION = "example_project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "example_project" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("fr", "Français")]
+TIME_ZONE = "Europe/Paris"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- Celery: a broker if one is named, otherwise tasks run in-process ---------------------
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or "memory://"
+CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == "memory://"
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- REST framework and the OpenAPI schema ------------------------------------------------
+REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "phone_verify API",
+    "DESCRIPTION": "Phone verification by one-time code, with GDPR consent records.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- phone_verify ---------------------------------------------------------------------------
+PHONE_VERIFY = {
+    "PROVIDER": env("PHONE_VERIFY_PROVIDER", default="console"),
+    "PUBLIC_URL": env("PHONE_VERIFY_PUBLIC_URL", default="http://localhost:8000"),
+    "WEBHOOK_SECRETS": env.list("PHONE_VERIFY_WEBHOOK_SECRET", default=[]),
+    "PROVIDER_OPTIONS": {
+        "dqe": {
+            "URL": env("DQE_URL", default=""),
+            "LICENCE": env("DQE_LICENCE", default=""),
+            "COMPANY": env("DQE_COMPANY", default=""),
+            "CLIENT_SECRET": env("DQE_CLIENT_SECRET", default=""),
+        },
+        "fortytwo": {
+            "URL": env("FORTYTWO_URL", default="https://rest.fortytwo.com"),
+            "TOKEN": env("FORTYTWO_TOKEN", default=""),
+        },
+        "telesign": {
+            "URL": env("TELESIGN_URL", default="https://rest-ww.telesign.com"),
+            "CUSTOMER_ID": env("TELESIGN_CUSTOMER_ID", default=""),
+            "API_KEY": env("TELESIGN_API_KEY", default=""),
+        },
+    },
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"phone_verify": {"handlers": ["console"], "level": "INFO"}},
+}

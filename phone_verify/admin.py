@@ -1,0 +1,84 @@
+"""Staff review: verifications with their delivery timeline, consent records read-only.
+
+Phone numbers are masked in lists; codes (and their hashes) are never shown.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from .consents import CONSENT_KEYS
+from .models import ConsentRecord, DeliveryEvent, Verification
+
+
+class ReadOnlyMixin:
+    """Nobody, superusers included, adds, changes or deletes these through the admin."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class DeliveryEventInline(ReadOnlyMixin, admin.TabularInline):
+    model = DeliveryEvent
+    extra = 0
+    fields = ["created_at", "kind", "provider", "provider_status", "status", "applied", "raw"]
+    readonly_fields = fields
+    ordering = ["created_at", "id"]
+
+
+@admin.register(Verification)
+class VerificationAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = [
+        "masked_phone", "status", "provider", "attempts", "sends", "created_at", "verified_at",
+    ]
+    list_filter = ["status", "provider", "country", "created_at"]
+    date_hierarchy = "created_at"
+    fields = [
+        "id", "phone_number", "country", "provider", "provider_reference", "status", "reason",
+        "attempts", "sends", "sends_done", "created_at", "last_sent_at", "expires_at",
+        "verified_at", "ip", "user_agent", "user", "purpose",
+    ]  # code_hash is deliberately absent
+    readonly_fields = fields
+    inlines = [DeliveryEventInline]
+
+    @admin.display(description=_("phone number"), ordering="phone_number")
+    def masked_phone(self, obj: Verification) -> str:
+        return obj.masked_phone
+
+
+@admin.register(ConsentRecord)
+class ConsentRecordAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = [
+        "masked_phone", "action", "granted_channels", "method", "notice_version", "created_at",
+    ]
+    list_filter = ["action", "method", "created_at"]
+    list_select_related = ["verification"]
+    date_hierarchy = "created_at"
+    fields = [
+        "phone_number", "action", *CONSENT_KEYS, "verification", "supersedes", "created_at",
+        "ip", "user_agent", "method", "notice_version", "language", "controller", "purpose",
+        "recorded_by", "seal", "seal_ok",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("phone number"), ordering="phone_number")
+    def masked_phone(self, obj: ConsentRecord) -> str:
+        return obj.masked_phone
+
+    @admin.display(description=_("granted"))
+    def granted_channels(self, obj: ConsentRecord) -> str:
+        return ", ".join(obj.granted) or "-"
+
+    @admin.display(description=_("seal intact"), boolean=True)
+    def seal_ok(self, obj: ConsentRecord) -> bool:
+        return obj.seal_is_valid()

@@ -1,0 +1,79 @@
+"""Request and answer shapes. Validation of meaning (numbers, consents, codes) is the
+services' job; these only check types and sizes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from ..consents import CONSENT_KEYS
+from ..models import Verification
+from ..status import Status
+
+CONSENTS_SCHEMA = {
+    "type": "object",
+    "description": (
+        "Consent per channel: sms, email, phone, post for the primary contact and the same "
+        "with a suffix 2-5 for secondary contacts. Missing keys are false."
+    ),
+    "properties": {key: {"type": "boolean"} for key in CONSENT_KEYS},
+    "additionalProperties": False,
+}
+
+
+@extend_schema_field(CONSENTS_SCHEMA)
+class ConsentsField(serializers.Field):
+    """A JSON object passed through as is; ``services`` checks keys and values strictly."""
+
+    default_error_messages = {"not_an_object": "Expected an object of channel: true/false."}
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, dict):
+            self.fail("not_an_object")
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class StartVerificationSerializer(serializers.Serializer):
+    phone_number = serializers.CharField(max_length=32, help_text="E.164, or national with country")
+    country = serializers.CharField(
+        min_length=3, max_length=3, required=False, help_text="ISO-3166 alpha-3, e.g. FRA"
+    )
+    consents = ConsentsField(required=False)
+
+
+class VerificationSerializer(serializers.ModelSerializer):
+    status = serializers.SerializerMethodField()
+    resend_available_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Verification
+        fields = ["id", "status", "phone_number", "expires_at", "resend_available_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=Status.choices))
+    def get_status(self, verification: Verification) -> str:
+        return verification.effective_status().value
+
+
+class CheckCodeSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=20, trim_whitespace=True)
+
+
+class CheckedSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=Status.choices)
+    verified_at = serializers.DateTimeField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class InvalidCodeSerializer(ErrorSerializer):
+    attempts_left = serializers.IntegerField()

@@ -1,0 +1,96 @@
+"""System checks over ``settings.PHONE_VERIFY``; each message names the key to fix."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.exceptions import ImproperlyConfigured
+
+from .conf import DEFAULTS, SETTINGS_NAME, app_settings
+from .phones import alpha3_to_alpha2
+
+_INT_BOUNDS: dict[str, tuple[int, int]] = {
+    "CODE_LENGTH": (4, 10),
+    "CODE_LIFETIME": (30, 86_400),
+    "MAX_CHECK_ATTEMPTS": (1, 100),
+    "MAX_SENDS": (1, 100),
+    "RESEND_COOLDOWN": (0, 86_400),
+    "SEND_MAX_RETRIES": (0, 50),
+}
+
+
+def _key(name: str) -> str:
+    return f"{SETTINGS_NAME}[{name!r}]"
+
+
+@register(Tags.compatibility)
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    raw = app_settings.raw()
+    if not isinstance(raw, Mapping):
+        return [Error(f"{SETTINGS_NAME} must be a dict.", id="phone_verify.E001")]
+    errors: list[CheckMessage] = [
+        Warning(
+            f"{_key(name)} is not a phone_verify setting; it is ignored.",
+            hint=f"Known keys: {', '.join(sorted(DEFAULTS))}.",
+            id="phone_verify.W001",
+        )
+        for name in raw
+        if name not in DEFAULTS
+    ]
+    for name, (low, high) in _INT_BOUNDS.items():
+        value = getattr(app_settings, name)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            errors.append(
+                Error(
+                    f"{_key(name)} must be a whole number from {low} to {high}, not {value!r}.",
+                    id="phone_verify.E002",
+                )
+            )
+    countries = app_settings.ALLOWED_COUNTRIES
+    if not isinstance(countries, list | tuple) or not all(
+        isinstance(code, str) and code.isupper() and alpha3_to_alpha2(code) for code in countries
+    ):
+        errors.append(
+            Error(
+                f"{_key('ALLOWED_COUNTRIES')} must be a list of ISO-3166 alpha-3 codes "
+                f"such as ['FRA', 'BEL'], not {countries!r}.",
+                id="phone_verify.E003",
+            )
+        )
+    url = urlsplit(str(app_settings.PUBLIC_URL))
+    if url.scheme not in ("http", "https") or not url.netloc:
+        errors.append(
+            Error(
+                f"{_key('PUBLIC_URL')} must be an absolute http(s) URL, "
+                f"not {app_settings.PUBLIC_URL!r}.",
+                id="phone_verify.E004",
+            )
+        )
+    errors += _check_provider()
+    return errors
+
+
+def _check_provider() -> list[CheckMessage]:
+    from .providers.registry import get_provider
+
+    try:
+        provider = get_provider()
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), id="phone_verify.E005")]
+    errors = list(provider.check_configuration())
+    if provider.name == "console" and not settings.DEBUG and not app_settings.ALLOW_CONSOLE_PROVIDER:
+        errors.append(
+            Error(
+                "The console provider prints codes instead of sending them, and DEBUG is off.",
+                hint=(
+                    f"Set {_key('PROVIDER')} to a real provider, or {_key('ALLOW_CONSOLE_PROVIDER')}"
+                    " to True if this really is a test deployment."
+                ),
+                id="phone_verify.E006",
+            )
+        )
+    return errors

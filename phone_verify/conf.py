@@ -1,0 +1,115 @@
+"""The app's settings: one ``PHONE_VERIFY`` dict in the project settings, read through
+``app_settings``.
+
+Every key is optional. Values are read on each access (after a cheap dict merge that is cached
+and dropped when a test overrides settings), so ``override_settings(PHONE_VERIFY=...)`` works.
+Mistakes are reported by the system checks in ``checks.py``, each naming the key to fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+
+SETTINGS_NAME = "PHONE_VERIFY"
+
+DEFAULTS: dict[str, Any] = {
+    # Name of the provider that sends codes: "console", "dqe", "fortytwo", "telesign".
+    "PROVIDER": "console",
+    # Options per provider name, e.g. {"dqe": {"URL": ..., "LICENCE": ...}}.
+    "PROVIDER_OPTIONS": {},
+    # Length of the codes we generate ourselves (console, TeleSign in "local" code mode).
+    "CODE_LENGTH": 6,
+    # Seconds a code stays valid; a provider with a shorter lifetime shortens it.
+    "CODE_LIFETIME": 300,
+    # Wrong codes allowed per verification; the next one locks it.
+    "MAX_CHECK_ATTEMPTS": 5,
+    # Codes sent per verification, the first one included.
+    "MAX_SENDS": 3,
+    # Seconds between two sends of one verification.
+    "RESEND_COOLDOWN": 30,
+    # ISO-3166 alpha-3 codes of the countries codes may be sent to; empty means all.
+    "ALLOWED_COUNTRIES": [],
+    # The console provider prints codes: refused when DEBUG is off unless this is True.
+    "ALLOW_CONSOLE_PROVIDER": False,
+    # Absolute base URL used to build the callback URLs handed to providers.
+    "PUBLIC_URL": "http://localhost:8000",
+    # Secret path segments accepted by unsigned webhooks (several, for rotation).
+    "WEBHOOK_SECRETS": [],
+    # Seconds to wait for a provider: (connect, read).
+    "HTTP_TIMEOUT": (3.05, 10),
+    # How often the send task retries a provider fault before giving up.
+    "SEND_MAX_RETRIES": 4,
+    # Version and language of the consent notice shown to users, kept in each consent record.
+    "NOTICE_VERSION": "1",
+    # Data controller and purpose written into each consent record.
+    "CONTROLLER": "",
+    "CONSENT_PURPOSE": "marketing communications",
+}
+
+
+class AppSettings:
+    """Typed, read-only view over ``settings.PHONE_VERIFY`` merged over ``DEFAULTS``."""
+
+    _merged: dict[str, Any] | None = None
+
+    def _all(self) -> dict[str, Any]:
+        if self._merged is None:
+            user = getattr(settings, SETTINGS_NAME, {}) or {}
+            self._merged = {**DEFAULTS, **user} if isinstance(user, Mapping) else dict(DEFAULTS)
+        return self._merged
+
+    def reload(self) -> None:
+        self._merged = None
+
+    def raw(self) -> Mapping[str, Any]:
+        """The user's own dict, unmerged (for the system checks)."""
+        value = getattr(settings, SETTINGS_NAME, {})
+        return value if value is not None else {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.isupper():
+            try:
+                return self._all()[name]
+            except KeyError:
+                pass
+        raise AttributeError(name)
+
+    def provider_options(self, provider: str) -> Mapping[str, Any]:
+        """The options of one provider (an empty mapping when none are set)."""
+        return (self._all().get("PROVIDER_OPTIONS") or {}).get(provider) or {}
+
+    # The annotations below are for type checkers and readers; values come from __getattr__.
+    PROVIDER: str
+    PROVIDER_OPTIONS: Mapping[str, Mapping[str, Any]]
+    CODE_LENGTH: int
+    CODE_LIFETIME: int
+    MAX_CHECK_ATTEMPTS: int
+    MAX_SENDS: int
+    RESEND_COOLDOWN: int
+    ALLOWED_COUNTRIES: list[str]
+    ALLOW_CONSOLE_PROVIDER: bool
+    PUBLIC_URL: str
+    WEBHOOK_SECRETS: list[str]
+    HTTP_TIMEOUT: float | tuple[float, float]
+    SEND_MAX_RETRIES: int
+    NOTICE_VERSION: str
+    CONTROLLER: str
+    CONSENT_PURPOSE: str
+
+
+app_settings = AppSettings()
+
+
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting in (SETTINGS_NAME, "SECRET_KEY", "DEBUG"):
+        app_settings.reload()
+        from .providers import registry
+
+        registry.clear_cache()
+
+
+setting_changed.connect(_reload)

@@ -1,0 +1,104 @@
+"""One error hierarchy. Each error has a machine ``code``, a human ``detail`` and the HTTP status
+the API answers with; provider errors add who said what and whether trying again may help.
+
+Configuration mistakes are not here: they are ``ImproperlyConfigured`` or system-check errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+
+class PhoneVerifyError(Exception):
+    """Base of every error the app raises on purpose."""
+
+    code: str = "error"
+    default_detail: Any = _("The request could not be completed.")
+    http_status: int = 400
+    retryable: bool = False
+
+    def __init__(self, detail: Any = None, *, code: str | None = None, **extra: Any) -> None:
+        self.detail = str(detail if detail is not None else self.default_detail)
+        if code is not None:
+            self.code = code
+        self.extra = extra
+        super().__init__(self.detail)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "detail": self.detail, **self.extra}
+
+
+class InvalidPhoneNumber(PhoneVerifyError, ValueError):
+    code = "invalid_phone_number"
+    default_detail = _("This is not a valid phone number.")
+
+
+class InvalidConsents(PhoneVerifyError, ValueError):
+    code = "invalid_consents"
+    default_detail = _("The consents are not valid.")
+
+
+class InvalidCodeFormat(PhoneVerifyError, ValueError):
+    code = "invalid_code_format"
+    default_detail = _("The code does not have the expected format.")
+
+
+class VerificationNotFound(PhoneVerifyError, LookupError):
+    code = "not_found"
+    default_detail = _("No such verification.")
+    http_status = 404
+
+
+class ResendTooSoon(PhoneVerifyError):
+    code = "resend_too_soon"
+    default_detail = _("Please wait before asking for a new code.")
+    http_status = 429
+
+    def __init__(self, retry_after: int, detail: Any = None) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+class TooManySends(PhoneVerifyError):
+    code = "too_many_sends"
+    default_detail = _("No more codes can be sent for this verification; start a new one.")
+    http_status = 429
+
+
+class VerificationClosed(PhoneVerifyError):
+    code = "verification_closed"
+    default_detail = _("This verification is over; start a new one.")
+    http_status = 400
+
+
+class ProviderError(PhoneVerifyError):
+    """A provider refused or failed a request.
+
+    ``retryable`` is what the Celery tasks retry on: timeouts, 5xx, 429 and the provider's own
+    "internal error" codes. ``status`` is the normalized status the failure ends in when it is not
+    retried (or when retries are exhausted).
+    """
+
+    code = "provider_error"
+    default_detail = _("The SMS provider could not handle the request.")
+    http_status = 502
+
+    def __init__(
+        self,
+        detail: Any = None,
+        *,
+        provider: str,
+        code: str | None = None,
+        provider_code: str = "",
+        response: Any = None,
+        retryable: bool = False,
+        status: str = "failed",
+    ) -> None:
+        super().__init__(detail, code=code)
+        self.provider = provider
+        self.provider_code = provider_code
+        self.response = response
+        self.retryable = retryable
+        self.status = status

@@ -1,0 +1,273 @@
+"""Verification, DeliveryEvent and ConsentRecord. No code is ever stored in clear."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.translation import gettext_lazy as _
+
+from .conf import app_settings
+from .consents import CONSENT_KEYS, granted
+from .phones import mask_phone
+from .status import Status
+
+
+class Verification(models.Model):
+    """One attempt to prove that someone holds one phone number."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    phone_number = models.CharField(_("phone number"), max_length=16, help_text="E.164")
+    country = models.CharField(_("country"), max_length=3, help_text="ISO-3166 alpha-3")
+    provider = models.CharField(_("provider"), max_length=32)
+    provider_reference = models.CharField(
+        _("provider reference"), max_length=128, blank=True, db_index=True
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.PENDING
+    )
+    reason = models.CharField(
+        _("reason"), max_length=64, blank=True, help_text=_("Machine code of why it ended.")
+    )
+    # HMAC of the code when we generated it; empty when the provider keeps the code.
+    code_hash = models.CharField(max_length=64, blank=True, editable=False)
+    attempts = models.PositiveSmallIntegerField(_("attempts used"), default=0)
+    sends = models.PositiveSmallIntegerField(_("sends requested"), default=1)
+    sends_done = models.PositiveSmallIntegerField(_("sends handed to the provider"), default=0)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    last_sent_at = models.DateTimeField(_("last send requested"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires"))
+    verified_at = models.DateTimeField(_("verified"), null=True, blank=True)
+    ip = models.GenericIPAddressField(_("requester IP"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=512, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="phone_verifications",
+    )
+    purpose = models.CharField(_("purpose"), max_length=64, default="signup")
+
+    class Meta:
+        verbose_name = _("verification")
+        verbose_name_plural = _("verifications")
+        indexes = [models.Index(fields=["phone_number", "-created_at"], name="pv_verif_phone")]
+
+    def __str__(self) -> str:
+        return f"{self.masked_phone} ({self.get_status_display()})"
+
+    @property
+    def masked_phone(self) -> str:
+        return mask_phone(self.phone_number)
+
+    def effective_status(self, now: dt.datetime | None = None) -> Status:
+        """The status, reading an open verification past its ``expires_at`` as expired."""
+        status = Status(self.status)
+        if not status.is_final and (now or timezone.now()) >= self.expires_at:
+            return Status.EXPIRED
+        return status
+
+    @property
+    def resend_available_at(self) -> dt.datetime | None:
+        """When the next code may be asked for; None when no more codes can be sent."""
+        if self.effective_status().is_final or self.sends >= app_settings.MAX_SENDS:
+            return None
+        return self.last_sent_at + dt.timedelta(seconds=app_settings.RESEND_COOLDOWN)
+
+
+class DeliveryEvent(models.Model):
+    """One status report from a provider (send answer, callback or poll): append-only."""
+
+    class Kind(models.TextChoices):
+        SEND = "send", _("send answer")
+        CALLBACK = "callback", _("callback")
+        POLL = "poll", _("poll")
+        CHECK = "check", _("code check")
+
+    verification = models.ForeignKey(
+        Verification, on_delete=models.CASCADE, related_name="events"
+    )
+    created_at = models.DateTimeField(_("received"), default=timezone.now)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    provider = models.CharField(_("provider"), max_length=32)
+    provider_reference = models.CharField(_("provider reference"), max_length=128, blank=True)
+    provider_status = models.CharField(_("provider status"), max_length=64, blank=True)
+    status = models.CharField(
+        _("normalized status"), max_length=16, choices=Status.choices, blank=True
+    )
+    applied = models.BooleanField(_("changed the status"), default=False)
+    occurred_at = models.DateTimeField(_("reported time"), null=True, blank=True)
+    raw = models.JSONField(_("raw payload"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("delivery event")
+        verbose_name_plural = _("delivery events")
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.provider_status or self.status}"
+
+
+class AppendOnlyError(Exception):
+    """Consent records are evidence: the app never updates or deletes one."""
+
+
+class ConsentRecordQuerySet(models.QuerySet):
+    def update(self, **kwargs: Any) -> int:
+        raise AppendOnlyError("Consent records are append-only; record a new one instead.")
+
+    def delete(self) -> Any:
+        raise AppendOnlyError("Consent records are never deleted; record a withdrawal instead.")
+
+    def for_phone(self, phone_number: str) -> ConsentRecordQuerySet:
+        return self.filter(phone_number=phone_number)
+
+    def in_force(self) -> ConsentRecordQuerySet:
+        """Records that count: given through a verification that succeeded, or withdrawals.
+
+        A record whose verification did not succeed is kept as evidence of the attempt but never
+        becomes anyone's current consent: typing someone else's number proves nothing.
+        """
+        return self.filter(
+            models.Q(verification__status=Status.VERIFIED)
+            | models.Q(action=ConsentRecord.Action.WITHDRAWN)
+        )
+
+    def current_for(self, phone_number: str) -> ConsentRecord | None:
+        """The consent of a phone now: its latest record in force."""
+        return self.for_phone(phone_number).in_force().order_by("-created_at", "-id").first()
+
+
+class ConsentRecord(models.Model):
+    """What a person agreed to for which contacts and channels, and the proof of it.
+
+    Append-only: saving an existing record or deleting one raises ``AppendOnlyError``. A change
+    of mind is a new record that ``supersedes`` the previous one. Each record carries a ``seal``
+    (HMAC over its content, keyed by SECRET_KEY) so that an edit made behind the app's back, in
+    the database, is detectable with ``seal_is_valid()``.
+    """
+
+    class Action(models.TextChoices):
+        GIVEN = "given", _("given")
+        WITHDRAWN = "withdrawn", _("withdrawn")
+
+    class Method(models.TextChoices):
+        FORM = "form", _("web form")
+        API = "api", _("API")
+        ADMIN = "admin", _("admin")
+
+    phone_number = models.CharField(_("phone number"), max_length=16)
+    action = models.CharField(_("action"), max_length=16, choices=Action.choices)
+    verification = models.ForeignKey(
+        Verification,
+        verbose_name=_("verification"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="consent_records",
+    )
+    supersedes = models.ForeignKey(
+        "self",
+        verbose_name=_("supersedes"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="superseded_by",
+    )
+    created_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=512, blank=True)
+    method = models.CharField(_("collection method"), max_length=16, choices=Method.choices)
+    notice_version = models.CharField(_("notice version"), max_length=32)
+    language = models.CharField(_("notice language"), max_length=16)
+    controller = models.CharField(_("controller"), max_length=200, blank=True)
+    purpose = models.CharField(_("purpose"), max_length=200, blank=True)
+    recorded_by = models.CharField(
+        _("recorded by"), max_length=150, blank=True, help_text=_("Staff user, for withdrawals.")
+    )
+    seal = models.CharField(_("seal"), max_length=64, editable=False)
+
+    sms = models.BooleanField(_("SMS"), default=False)
+    email = models.BooleanField(_("email"), default=False)
+    phone = models.BooleanField(_("phone"), default=False)
+    post = models.BooleanField(_("post"), default=False)
+    sms2 = models.BooleanField(_("SMS, contact 2"), default=False)
+    email2 = models.BooleanField(_("email, contact 2"), default=False)
+    phone2 = models.BooleanField(_("phone, contact 2"), default=False)
+    post2 = models.BooleanField(_("post, contact 2"), default=False)
+    sms3 = models.BooleanField(_("SMS, contact 3"), default=False)
+    email3 = models.BooleanField(_("email, contact 3"), default=False)
+    phone3 = models.BooleanField(_("phone, contact 3"), default=False)
+    post3 = models.BooleanField(_("post, contact 3"), default=False)
+    sms4 = models.BooleanField(_("SMS, contact 4"), default=False)
+    email4 = models.BooleanField(_("email, contact 4"), default=False)
+    phone4 = models.BooleanField(_("phone, contact 4"), default=False)
+    post4 = models.BooleanField(_("post, contact 4"), default=False)
+    sms5 = models.BooleanField(_("SMS, contact 5"), default=False)
+    email5 = models.BooleanField(_("email, contact 5"), default=False)
+    phone5 = models.BooleanField(_("phone, contact 5"), default=False)
+    post5 = models.BooleanField(_("post, contact 5"), default=False)
+
+    objects = ConsentRecordQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("consent record")
+        verbose_name_plural = _("consent records")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["phone_number", "-created_at"], name="pv_consent_phone")]
+
+    def __str__(self) -> str:
+        return f"{self.masked_phone} {self.action} {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def masked_phone(self) -> str:
+        return mask_phone(self.phone_number)
+
+    @property
+    def flags(self) -> dict[str, bool]:
+        return {key: getattr(self, key) for key in CONSENT_KEYS}
+
+    @property
+    def granted(self) -> list[str]:
+        return granted(self.flags)
+
+    def compute_seal(self) -> str:
+        content = {
+            "phone_number": self.phone_number,
+            "action": self.action,
+            "flags": self.flags,
+            "verification": str(self.verification_id or ""),
+            "supersedes": str(self.supersedes_id or ""),
+            "created_at": self.created_at.isoformat(),
+            "ip": self.ip or "",
+            "user_agent": self.user_agent,
+            "method": self.method,
+            "notice_version": self.notice_version,
+            "language": self.language,
+            "controller": self.controller,
+            "purpose": self.purpose,
+            "recorded_by": self.recorded_by,
+        }
+        message = json.dumps(content, sort_keys=True, separators=(",", ":"))
+        return salted_hmac("phone_verify.consent.v1", message, algorithm="sha256").hexdigest()
+
+    def seal_is_valid(self) -> bool:
+        return constant_time_compare(self.seal, self.compute_seal())
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("Consent records are append-only; record a new one instead.")
+        self.seal = self.compute_seal()
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise AppendOnlyError("Consent records are never deleted; record a withdrawal instead.")

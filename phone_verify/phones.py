@@ -1,0 +1,103 @@
+"""Phone numbers: parsing to E.164 with ``phonenumbers``, ISO-3166 country codes, masking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import phonenumbers
+import pycountry
+from phonenumbers import PhoneNumberType
+
+from django.utils.translation import gettext as _
+
+from .conf import app_settings
+from .exceptions import InvalidPhoneNumber
+
+# Types of number that can receive an SMS. FIXED_LINE_OR_MOBILE is what phonenumbers answers
+# for countries (US, CA, ...) whose plans do not tell the two apart.
+SMS_CAPABLE_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
+
+MAX_INPUT_LENGTH = 32  # a longer string is not a phone number; refuse it before parsing
+
+
+@dataclass(frozen=True)
+class ParsedPhone:
+    e164: str
+    country: str  # ISO-3166 alpha-3
+
+    @property
+    def digits(self) -> str:
+        """International digits without the ``+`` (what DQE and Fortytwo want)."""
+        return self.e164.lstrip("+")
+
+
+def alpha3_to_alpha2(alpha3: str) -> str | None:
+    country = pycountry.countries.get(alpha_3=alpha3.upper()) if len(alpha3) == 3 else None
+    return country.alpha_2 if country else None
+
+
+def alpha2_to_alpha3(alpha2: str) -> str | None:
+    country = pycountry.countries.get(alpha_2=alpha2.upper()) if len(alpha2) == 2 else None
+    return country.alpha_3 if country else None
+
+
+def parse_phone(raw: str, country: str | None = None) -> ParsedPhone:
+    """Parse a number typed by a person into E.164 and the alpha-3 country it belongs to.
+
+    ``country`` (alpha-3) is needed only for numbers written in national form. Raises
+    ``InvalidPhoneNumber`` (with a precise ``code``) for anything that cannot receive our SMS.
+    """
+    region = None
+    if country:
+        region = alpha3_to_alpha2(country)
+        if region is None:
+            raise InvalidPhoneNumber(
+                _("Unknown country code %(country)r; use ISO-3166 alpha-3, e.g. FRA.")
+                % {"country": country[:8]},
+                code="invalid_country",
+            )
+    if not raw or len(raw) > MAX_INPUT_LENGTH:
+        raise InvalidPhoneNumber()
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhoneNumber() from exc
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhoneNumber()
+    number_region = phonenumbers.region_code_for_number(number)
+    if region and number_region != region:
+        raise InvalidPhoneNumber(
+            _("This number does not belong to the country given."), code="country_mismatch"
+        )
+    if phonenumbers.number_type(number) not in SMS_CAPABLE_TYPES:
+        raise InvalidPhoneNumber(_("This number cannot receive SMS."), code="not_a_mobile_number")
+    alpha3 = alpha2_to_alpha3(number_region) or ""
+    allowed = app_settings.ALLOWED_COUNTRIES
+    if allowed and alpha3 not in allowed:
+        raise InvalidPhoneNumber(
+            _("We cannot send codes to numbers of this country."), code="country_not_allowed"
+        )
+    return ParsedPhone(
+        e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+        country=alpha3,
+    )
+
+
+def mask_phone(e164: str) -> str:
+    """``+33612345678`` -> ``+33 6** ** *6 78``: country code, first and last three digits.
+
+    Used wherever a number is shown to staff or written to a log.
+    """
+    try:
+        number = phonenumbers.parse(e164, None)
+        pretty = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+        prefix = f"+{number.country_code}"
+    except phonenumbers.NumberParseException:
+        pretty, prefix = e164 or "", (e164 or "")[:3]
+    rest = pretty[len(prefix) :]
+    digit_positions = [i for i, ch in enumerate(rest) if ch.isdigit()]
+    keep = set(digit_positions[:1] + digit_positions[-3:])
+    masked = "".join(
+        "*" if ch.isdigit() and i not in keep else ch for i, ch in enumerate(rest)
+    )
+    return prefix + masked

@@ -1,0 +1,35 @@
+"""Provider names -> classes. Adding a provider is one module and one line here."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
+from ..conf import app_settings
+from .base import Provider
+
+PROVIDER_CLASSES: dict[str, str] = {
+    "console": "phone_verify.providers.console.ConsoleProvider",
+}
+
+_instances: dict[str, Provider] = {}
+
+
+def get_provider(name: str | None = None) -> Provider:
+    """The provider called ``name`` (the configured ``PROVIDER`` by default), with its options."""
+    name = name or app_settings.PROVIDER
+    provider = _instances.get(name)
+    if provider is None:
+        try:
+            cls = import_string(PROVIDER_CLASSES[name])
+        except KeyError:
+            raise ImproperlyConfigured(
+                f"PHONE_VERIFY['PROVIDER']: unknown provider {name!r}; "
+                f"choose one of {', '.join(sorted(PROVIDER_CLASSES))}."
+            ) from None
+        provider = _instances[name] = cls(app_settings.provider_options(name))
+    return provider
+
+
+def clear_cache() -> None:
+    _instances.clear()

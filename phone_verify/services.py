@@ -1,0 +1,471 @@
+"""The verification and consent flows, as plain functions.
+
+Views, forms, tasks, webhooks and admin actions call these; none of them re-implements a rule.
+Transactions and row locks live here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone, translation
+
+from . import signals
+from .codes import code_matches, generate_code, hash_code
+from .conf import app_settings
+from .consents import clean_consents, without
+from .exceptions import (
+    InvalidCodeFormat,
+    ProviderError,
+    ResendTooSoon,
+    TooManySends,
+    VerificationClosed,
+    VerificationNotFound,
+)
+from .models import ConsentRecord, DeliveryEvent, Verification
+from .phones import parse_phone
+from .providers.base import OutgoingCode
+from .providers.registry import get_provider
+from .status import CheckOutcome, CheckResult, SendResult, Status, StatusReport, Verdict
+
+logger = logging.getLogger("phone_verify")
+
+LOCKED_REASON = "too_many_attempts"
+
+
+# --- verification -------------------------------------------------------------------------
+
+
+def start_verification(
+    phone_number: str,
+    *,
+    country: str | None = None,
+    consents: Mapping[str, object] | None = None,
+    ip: str | None = None,
+    user_agent: str = "",
+    user: Any = None,
+    purpose: str = "signup",
+    method: str = ConsentRecord.Method.API,
+) -> Verification:
+    """Create a verification and its consent record, and have the first code sent.
+
+    Raises ``InvalidPhoneNumber`` / ``InvalidConsents`` (or a provider's refusal) before anything
+    is stored. The code is sent by a Celery task enqueued when the transaction commits, so a
+    rollback never sends an SMS.
+    """
+    parsed = parse_phone(phone_number, country)
+    flags = clean_consents(consents)
+    provider = get_provider()
+    provider.validate_request(parsed.e164, flags)
+    now = timezone.now()
+    with transaction.atomic():
+        verification = Verification.objects.create(
+            phone_number=parsed.e164,
+            country=parsed.country,
+            provider=provider.name,
+            created_at=now,
+            last_sent_at=now,
+            expires_at=now + dt.timedelta(seconds=app_settings.CODE_LIFETIME),
+            ip=ip,
+            user_agent=user_agent[:512],
+            user=user if getattr(user, "is_authenticated", False) else None,
+            purpose=purpose,
+        )
+        record_consent(
+            parsed.e164,
+            flags,
+            verification=verification,
+            method=method,
+            ip=ip,
+            user_agent=user_agent,
+            created_at=now,
+        )
+        _enqueue_send(verification.pk, send_number=1)
+    logger.info("verification %s started for %s", verification.pk, verification.masked_phone)
+    return verification
+
+
+def get_verification(verification_id: object) -> Verification:
+    """The verification with this id; ``VerificationNotFound`` for unknown or malformed ids."""
+    return _find(Verification.objects.all(), verification_id)
+
+
+def resend(verification_id: object) -> Verification:
+    """Send a new code for an open verification (cooldown and send cap apply)."""
+    with transaction.atomic():
+        verification = _find(Verification.objects.select_for_update(), verification_id)
+        now = timezone.now()
+        if verification.effective_status(now).is_final:
+            raise VerificationClosed()
+        if verification.sends >= app_settings.MAX_SENDS:
+            raise TooManySends()
+        available_at = verification.resend_available_at
+        if available_at and available_at > now:
+            raise ResendTooSoon(retry_after=math.ceil((available_at - now).total_seconds()))
+        verification.sends += 1
+        verification.last_sent_at = now
+        verification.expires_at = now + dt.timedelta(seconds=app_settings.CODE_LIFETIME)
+        verification.save(update_fields=["sends", "last_sent_at", "expires_at"])
+        _enqueue_send(verification.pk, send_number=verification.sends)
+    return verification
+
+
+def deliver_code(verification_id: object, send_number: int, *, final_attempt: bool = True) -> None:
+    """Send code number ``send_number`` of a verification (what the send task runs).
+
+    Idempotent: a send already done, superseded by a later resend, or for a verification that
+    ended does nothing. The row stays locked during the provider call, so two workers can never
+    send the same code twice. A retryable provider fault is raised for the task to retry unless
+    ``final_attempt``; any other failure is recorded on the verification.
+    """
+    try:
+        with transaction.atomic():
+            verification = (
+                Verification.objects.select_for_update().filter(pk=verification_id).first()
+            )
+            if verification is None:
+                logger.warning("send for unknown verification %s skipped", verification_id)
+                return
+            if (
+                verification.sends_done >= send_number
+                or verification.sends != send_number
+                or Status(verification.status).is_final
+            ):
+                return
+            provider = get_provider(verification.provider)
+            code = None if provider.generates_code else generate_code(app_settings.CODE_LENGTH)
+            result = provider.send(
+                OutgoingCode(
+                    verification_id=verification.pk,
+                    phone_number=verification.phone_number,
+                    country=verification.country,
+                    send_number=send_number,
+                    lifetime=max(
+                        1, int((verification.expires_at - timezone.now()).total_seconds())
+                    ),
+                    code=code,
+                    consents=_consents_of(verification) if provider.sends_consents else {},
+                    language=translation.get_language() or "",
+                    ip=verification.ip,
+                )
+            )
+            _record_send(verification, send_number, code, result)
+    except ProviderError as error:
+        if error.retryable and not final_attempt:
+            raise
+        _record_send_failure(verification_id, error)
+
+
+def check_code(verification_id: object, code: str, *, ip: str | None = None) -> CheckResult:
+    """Check a code typed by the user.
+
+    Locks the row, refuses expired and locked verifications without evaluating anything, counts
+    the attempt *before* evaluating it (so no guess is ever evaluated past the limit), and makes
+    a verified code single-use. A malformed code raises ``InvalidCodeFormat`` and costs nothing.
+    """
+    max_attempts = app_settings.MAX_CHECK_ATTEMPTS
+    with transaction.atomic():
+        verification = _find(Verification.objects.select_for_update(), verification_id)
+        provider = get_provider(verification.provider)
+        if not provider.code_is_well_formed(code):
+            raise InvalidCodeFormat()
+        now = timezone.now()
+
+        def result(outcome: CheckOutcome) -> CheckResult:
+            return CheckResult(outcome, verification, max(0, max_attempts - verification.attempts))
+
+        status = Status(verification.status)
+        if status is Status.VERIFIED:
+            return result(CheckOutcome.ALREADY_VERIFIED)
+        if verification.reason == LOCKED_REASON or verification.attempts >= max_attempts:
+            return result(CheckOutcome.LOCKED)
+        if verification.effective_status(now) is Status.EXPIRED:
+            _change_status(verification, Status.EXPIRED, reason="expired")
+            verification.save(update_fields=_STATUS_FIELDS)
+            return result(CheckOutcome.EXPIRED)
+        if status.is_final:
+            return result(CheckOutcome.UNAVAILABLE)
+
+        verification.attempts += 1
+        if provider.generates_code:
+            verdict = provider.check(
+                verification.provider_reference, verification.phone_number, code
+            )
+        else:
+            matches = code_matches(verification.pk, code, verification.code_hash)
+            verdict = Verdict.VALID if matches else Verdict.INVALID
+
+        if verdict is Verdict.VALID:
+            _change_status(verification, Status.VERIFIED)
+            outcome = CheckOutcome.VERIFIED
+        elif verdict is Verdict.EXPIRED:
+            _change_status(verification, Status.EXPIRED, reason="expired")
+            outcome = CheckOutcome.EXPIRED
+        elif verification.attempts >= max_attempts:
+            _change_status(verification, Status.FAILED, reason=LOCKED_REASON)
+            outcome = CheckOutcome.LOCKED
+        else:
+            outcome = CheckOutcome.INVALID
+        verification.save(update_fields=["attempts", *_STATUS_FIELDS])
+    logger.info(
+        "code check for verification %s (%s): %s",
+        verification.pk,
+        verification.masked_phone,
+        outcome,
+    )
+    return result(outcome)
+
+
+def apply_report(report: StatusReport, *, provider: str, kind: str) -> Verification | None:
+    """Apply a provider's delivery report (callback or poll) and keep it as a DeliveryEvent.
+
+    Reports only move a verification forward; a duplicate or late one is stored with
+    ``applied=False`` and changes nothing. A report for an unknown reference is logged and
+    dropped (None).
+    """
+    with transaction.atomic():
+        verification = (
+            Verification.objects.select_for_update()
+            .filter(provider=provider, provider_reference=report.provider_reference)
+            .first()
+        )
+        if verification is None:
+            logger.warning("%s report for unknown reference %r", provider, report.provider_reference)
+            return None
+        applied = _change_status(verification, report.status, reason=report.provider_status)
+        if applied:
+            verification.save(update_fields=_STATUS_FIELDS)
+        _add_event(verification, kind, provider, report, applied)
+    return verification
+
+
+# --- consent ------------------------------------------------------------------------------
+
+
+def record_consent(
+    phone_number: str,
+    consents: Mapping[str, object],
+    *,
+    verification: Verification | None = None,
+    action: str = ConsentRecord.Action.GIVEN,
+    method: str = ConsentRecord.Method.API,
+    ip: str | None = None,
+    user_agent: str = "",
+    recorded_by: str = "",
+    supersedes: ConsentRecord | None = None,
+    created_at: dt.datetime | None = None,
+) -> ConsentRecord:
+    """Append a consent record: the flags, and the proof of how and when they were collected."""
+    record = ConsentRecord(
+        phone_number=phone_number,
+        action=action,
+        verification=verification,
+        supersedes=supersedes,
+        created_at=created_at or timezone.now(),
+        ip=ip,
+        user_agent=user_agent[:512],
+        method=method,
+        notice_version=app_settings.NOTICE_VERSION,
+        language=translation.get_language() or "",
+        controller=app_settings.CONTROLLER,
+        purpose=app_settings.CONSENT_PURPOSE,
+        recorded_by=recorded_by,
+        **clean_consents(consents),
+    )
+    record.save()
+    signal = signals.consent_withdrawn if supersedes is not None else signals.consent_recorded
+    signals.send_on_commit(signal, ConsentRecord, record=record)
+    return record
+
+
+def withdraw_consent(
+    phone_number: str,
+    channels: Iterable[str] | None = None,
+    *,
+    method: str = ConsentRecord.Method.FORM,
+    recorded_by: str = "",
+    ip: str | None = None,
+    user_agent: str = "",
+) -> ConsentRecord:
+    """Withdraw some consent keys (all when ``channels`` is None) of a phone's current consent.
+
+    Never touches the existing records: appends a ``withdrawn`` record that supersedes the
+    current one.
+    """
+    with transaction.atomic():
+        current = ConsentRecord.objects.current_for(phone_number)
+        return record_consent(
+            phone_number,
+            without(current.flags if current else {}, channels),
+            action=ConsentRecord.Action.WITHDRAWN,
+            method=method,
+            ip=ip,
+            user_agent=user_agent,
+            recorded_by=recorded_by,
+            supersedes=current,
+        )
+
+
+def current_consent(phone_number: str) -> ConsentRecord | None:
+    """The consent in force for a phone: its latest proven record (see ``in_force``)."""
+    return ConsentRecord.objects.current_for(phone_number)
+
+
+# --- internals ----------------------------------------------------------------------------
+
+_STATUS_FIELDS = ["status", "reason", "verified_at", "code_hash"]
+
+
+def _find(queryset: Any, verification_id: object) -> Verification:
+    try:
+        pk = verification_id if isinstance(verification_id, uuid.UUID) else uuid.UUID(
+            str(verification_id)
+        )
+        return queryset.get(pk=pk)
+    except (ValueError, Verification.DoesNotExist):
+        raise VerificationNotFound() from None
+
+
+def _enqueue_send(verification_id: uuid.UUID, send_number: int) -> None:
+    from .tasks import send_code
+
+    transaction.on_commit(
+        lambda: send_code.delay(str(verification_id), send_number), robust=True
+    )
+
+
+def _consents_of(verification: Verification) -> dict[str, bool]:
+    record = verification.consent_records.order_by("-created_at", "-id").first()
+    return record.flags if record else {}
+
+
+def _change_status(verification: Verification, new: Status | None, *, reason: str = "") -> bool:
+    """Move ``verification`` to ``new`` if that is a step forward; say whether it moved.
+
+    The caller saves. Signals go out when the transaction commits.
+    """
+    previous = Status(verification.status)
+    if new is None or not previous.advances(new):
+        return False
+    new = Status(new)
+    verification.status = new
+    if new.is_final:
+        verification.code_hash = ""  # single use: nothing left to match against
+    if new is Status.VERIFIED:
+        verification.verified_at = timezone.now()
+    elif new.is_final:
+        verification.reason = reason or new.value
+    sender = Verification
+    signals.send_on_commit(
+        signals.delivery_status_changed,
+        sender,
+        verification=verification,
+        status=new,
+        previous_status=previous,
+    )
+    if new is Status.VERIFIED:
+        signals.send_on_commit(signals.phone_verified, sender, verification=verification)
+    elif new.is_final:
+        signals.send_on_commit(
+            signals.verification_failed, sender, verification=verification, reason=verification.reason
+        )
+    return True
+
+
+def _record_send(
+    verification: Verification, send_number: int, code: str | None, result: SendResult
+) -> None:
+    verification.sends_done = send_number
+    if result.provider_reference:
+        verification.provider_reference = result.provider_reference
+    if result.expires_at and result.expires_at < verification.expires_at:
+        verification.expires_at = result.expires_at
+    _change_status(verification, result.status, reason=result.provider_status)
+    # After _change_status: a send that ends the verification must not leave a usable hash.
+    verification.code_hash = (
+        hash_code(verification.pk, code) if code and not Status(verification.status).is_final else ""
+    )
+    verification.save(
+        update_fields=["sends_done", "provider_reference", "expires_at", *_STATUS_FIELDS]
+    )
+    report = StatusReport(
+        provider_reference=result.provider_reference,
+        status=result.status,
+        provider_status=result.provider_status,
+        raw=result.raw,
+    )
+    _add_event(verification, DeliveryEvent.Kind.SEND, verification.provider, report, True)
+    logger.info(
+        "code %d of verification %s handed to %s for %s: %s",
+        send_number,
+        verification.pk,
+        verification.provider,
+        verification.masked_phone,
+        result.status,
+    )
+
+
+def _record_send_failure(verification_id: object, error: ProviderError) -> None:
+    """A send failed for good: end the verification unless an earlier code is already out."""
+    reason = "provider_unavailable" if error.retryable else error.code
+    logger.error(
+        "send for verification %s failed at %s: %s (%s %s)",
+        verification_id,
+        error.provider,
+        reason,
+        error.provider_code,
+        error.detail,
+    )
+    with transaction.atomic():
+        verification = (
+            Verification.objects.select_for_update().filter(pk=verification_id).first()
+        )
+        if verification is None:
+            return
+        applied = False
+        if verification.sends_done == 0:
+            applied = _change_status(verification, Status(error.status), reason=reason)
+            if applied:
+                verification.save(update_fields=_STATUS_FIELDS)
+        report = StatusReport(
+            provider_reference=verification.provider_reference,
+            status=Status(error.status),
+            provider_status=str(error.provider_code or reason),
+            raw=error.response,
+        )
+        _add_event(verification, DeliveryEvent.Kind.SEND, error.provider, report, applied)
+
+
+def _add_event(
+    verification: Verification, kind: str, provider: str, report: StatusReport, applied: bool
+) -> DeliveryEvent:
+    return DeliveryEvent.objects.create(
+        verification=verification,
+        kind=kind,
+        provider=provider,
+        provider_reference=report.provider_reference,
+        provider_status=str(report.provider_status)[:64],
+        status=report.status or "",
+        applied=applied,
+        occurred_at=report.occurred_at,
+        raw=report.raw,
+    )
+
+
+__all__ = [
+    "apply_report",
+    "check_code",
+    "current_consent",
+    "deliver_code",
+    "get_verification",
+    "record_consent",
+    "resend",
+    "start_verification",
+    "withdraw_consent",
+]

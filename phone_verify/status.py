@@ -1,0 +1,107 @@
+"""The one normalized lifecycle every provider maps onto, and the values passed between layers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Status(models.TextChoices):
+    """Lifecycle of a verification: ``pending -> sent -> delivered -> verified``, or an ending.
+
+    Transitions only go forward (see ``advances``): a late or duplicated provider report never
+    moves a verification backwards, and nothing leaves an ending.
+    """
+
+    PENDING = "pending", _("pending")
+    SENT = "sent", _("sent")
+    DELIVERED = "delivered", _("delivered")
+    VERIFIED = "verified", _("verified")
+    UNDELIVERABLE = "undeliverable", _("undeliverable")
+    REJECTED = "rejected", _("rejected")
+    EXPIRED = "expired", _("expired")
+    FAILED = "failed", _("failed")
+
+    @property
+    def is_final(self) -> bool:
+        return _RANK[self] == _FINAL_RANK
+
+    def advances(self, new: Status) -> bool:
+        """True when moving from this status to ``new`` is a step forward.
+
+        This is the single place the monotonic rule lives: every status change goes through it.
+        """
+        return _RANK[Status(new)] > _RANK[self]
+
+
+_FINAL_RANK = 3
+_RANK = {
+    Status.PENDING: 0,
+    Status.SENT: 1,
+    Status.DELIVERED: 2,
+    Status.VERIFIED: _FINAL_RANK,
+    Status.UNDELIVERABLE: _FINAL_RANK,
+    Status.REJECTED: _FINAL_RANK,
+    Status.EXPIRED: _FINAL_RANK,
+    Status.FAILED: _FINAL_RANK,
+}
+
+
+class CheckOutcome(enum.StrEnum):
+    """What a code check came to, as the service tells it to views and forms."""
+
+    VERIFIED = "verified"
+    INVALID = "invalid_code"  # wrong code; counted as an attempt
+    LOCKED = "too_many_attempts"
+    EXPIRED = "expired"
+    ALREADY_VERIFIED = "already_verified"
+    UNAVAILABLE = "verification_failed"  # ended without delivery (rejected, undeliverable, failed)
+
+
+class Verdict(enum.StrEnum):
+    """A provider's answer to "is this code right?" for providers that keep the code themselves."""
+
+    VALID = "valid"
+    INVALID = "invalid"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What a provider said when handed a code to send."""
+
+    status: Status
+    provider_reference: str = ""
+    provider_status: str = ""
+    expires_at: dt.datetime | None = None
+    raw: Any = None
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """One delivery report from a provider: a send answer, a callback or a poll."""
+
+    provider_reference: str
+    status: Status | None  # None: the provider's value maps to no change
+    provider_status: str = ""
+    occurred_at: dt.datetime | None = None
+    raw: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of ``services.check_code``."""
+
+    outcome: CheckOutcome
+    verification: Any  # models.Verification; Any to keep this module free of the ORM
+    attempts_left: int
+
+    @property
+    def verified(self) -> bool:
+        return self.outcome is CheckOutcome.VERIFIED

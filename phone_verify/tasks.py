@@ -1,0 +1,32 @@
+"""Celery tasks: thin wrappers around ``services``.
+
+Without a broker (``CELERY_TASK_ALWAYS_EAGER``), they run in-process when the transaction that
+enqueued them commits.
+"""
+
+from __future__ import annotations
+
+import random
+
+from celery import shared_task
+
+from . import services
+from .conf import app_settings
+from .exceptions import ProviderError
+
+MAX_BACKOFF = 300  # seconds
+
+
+def backoff(retries: int) -> float:
+    """Exponential backoff with full jitter: up to 2, 4, 8... seconds, at most ``MAX_BACKOFF``."""
+    return random.uniform(1, min(MAX_BACKOFF, 2 ** (retries + 1)))
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def send_code(self, verification_id: str, send_number: int) -> None:  # type: ignore[no-untyped-def]
+    """Send code ``send_number`` of a verification; retry provider faults that may pass."""
+    final_attempt = self.request.retries >= app_settings.SEND_MAX_RETRIES
+    try:
+        services.deliver_code(verification_id, send_number, final_attempt=final_attempt)
+    except ProviderError as exc:  # only retryable ones reach here, and never on the last try
+        raise self.retry(exc=exc, countdown=backoff(self.request.retries), max_retries=None)

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from phone_verify.providers.console import outbox as console_outbox
+
+API = "/api/phone-verify/"
+
+
+class Api:
+    """An API client whose requests behave as in production: the transactions they open commit,
+    so the callbacks registered with ``transaction.on_commit`` (sending the code, signals) run."""
+
+    def __init__(self, capture: Any) -> None:
+        self.client = APIClient()
+        self._capture = capture
+
+    def _call(self, method: str, path: str, data: Any = None, **extra: Any) -> Any:
+        url = path if path.startswith("/") else API + path
+        extra.setdefault("format", "json")
+        if extra["format"] is None:
+            del extra["format"]
+        with self._capture(execute=True):
+            return getattr(self.client, method)(url, data, **extra)
+
+    def post(self, path: str, data: Any = None, **extra: Any) -> Any:
+        return self._call("post", path, data, **extra)
+
+    def get(self, path: str, **extra: Any) -> Any:
+        extra["format"] = None
+        return self._call("get", path, None, **extra)
+
+    def start(self, phone: str = "+33612345678", **body: Any) -> Any:
+        return self.post("verifications/", {"phone_number": phone, **body})
+
+    def check(self, verification_id: Any, code: str) -> Any:
+        return self.post(f"verifications/{verification_id}/check/", {"code": code})
+
+
+@pytest.fixture
+def api(db: None, django_capture_on_commit_callbacks: Any) -> Api:
+    return Api(django_capture_on_commit_callbacks)
+
+
+@pytest.fixture(autouse=True)
+def outbox() -> Any:
+    console_outbox.clear()
+    yield console_outbox
+    console_outbox.clear()
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """Tests marked ``postgres`` need DATABASE_URL to name a PostgreSQL server.
+
+    On SQLite they are skipped with a reason; .ci/run runs the suite a second time on
+    PostgreSQL with PHONE_VERIFY_REQUIRE_POSTGRES=1, where a skip would be a failure.
+    """
+    on_postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql"))
+    if os.environ.get("PHONE_VERIFY_REQUIRE_POSTGRES") and not on_postgres:
+        raise pytest.UsageError("PHONE_VERIFY_REQUIRE_POSTGRES is set but DATABASE_URL is not PostgreSQL")
+    if on_postgres:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://...")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def db_vendor() -> str:
+    return connection.vendor

@@ -1,0 +1,8 @@
+"""Test settings: the example project's, tuned for speed. DATABASE_URL picks the database."""
+
+from example_project.settings import *  # noqa: F403
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CELERY_TASK_ALWAYS_EAGER = True
+PHONE_VERIFY = {**PHONE_VERIFY, "PROVIDER": "console", "ALLOW_CONSOLE_PROVIDER": True}  # noqa: F405
