@@ -279,7 +279,8 @@ def record_consent(
         **clean_consents(consents),
     )
     record.save()
-    signal = signals.consent_withdrawn if supersedes is not None else signals.consent_recorded
+    withdrawn = action == ConsentRecord.Action.WITHDRAWN
+    signal = signals.consent_withdrawn if withdrawn else signals.consent_recorded
     signals.send_on_commit(signal, ConsentRecord, record=record)
     return record
 

@@ -38,9 +38,18 @@ class ConsentsField(serializers.Field):
         return value
 
 
+class StringField(serializers.CharField):
+    """A CharField that takes only JSON strings: ``123456`` would silently lose leading zeros."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class StartVerificationSerializer(serializers.Serializer):
-    phone_number = serializers.CharField(max_length=32, help_text="E.164, or national with country")
-    country = serializers.CharField(
+    phone_number = StringField(max_length=32, help_text="E.164, or national with country")
+    country = StringField(
         min_length=3, max_length=3, required=False, help_text="ISO-3166 alpha-3, e.g. FRA"
     )
     consents = ConsentsField(required=False)
@@ -61,7 +70,7 @@ class VerificationSerializer(serializers.ModelSerializer):
 
 
 class CheckCodeSerializer(serializers.Serializer):
-    code = serializers.CharField(max_length=20, trim_whitespace=True)
+    code = StringField(max_length=20)
 
 
 class CheckedSerializer(serializers.Serializer):

@@ -1,0 +1,70 @@
+"""System checks name the setting to fix."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.checks import run_checks
+from django.test import override_settings
+
+
+def messages(**phone_verify):
+    with override_settings(PHONE_VERIFY=phone_verify, DEBUG=True):
+        return [(m.id, m.msg) for m in run_checks() if m.id and m.id.startswith("phone_verify")]
+
+
+def test_defaults_pass():
+    assert messages() == []
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("CODE_LENGTH", 3),
+        ("CODE_LENGTH", "6"),
+        ("CODE_LIFETIME", 0),
+        ("MAX_CHECK_ATTEMPTS", 0),
+        ("MAX_SENDS", True),
+        ("RESEND_COOLDOWN", -1),
+    ],
+)
+def test_bad_numbers_are_errors_naming_the_key(key, value):
+    found = messages(**{key: value})
+    assert [m_id for m_id, _ in found] == ["phone_verify.E002"]
+    assert f"PHONE_VERIFY['{key}']" in found[0][1]
+
+
+def test_unknown_key_is_a_warning():
+    assert messages(CODE_LENGHT=6) == [
+        ("phone_verify.W001", "PHONE_VERIFY['CODE_LENGHT'] is not a phone_verify setting; it is ignored.")
+    ]
+
+
+@pytest.mark.parametrize("countries", [["FR"], ["XXX"], "FRA", ["fra"]])
+def test_allowed_countries_must_be_alpha3(countries):
+    assert [m[0] for m in messages(ALLOWED_COUNTRIES=countries)] == ["phone_verify.E003"]
+
+
+def test_public_url_must_be_absolute():
+    assert [m[0] for m in messages(PUBLIC_URL="localhost:8000")] == ["phone_verify.E004"]
+
+
+def test_unknown_provider():
+    found = messages(PROVIDER="carrier-pigeon")
+    assert [m[0] for m in found] == ["phone_verify.E005"]
+    assert "PHONE_VERIFY['PROVIDER']" in found[0][1] and "console" in found[0][1]
+
+
+def test_console_provider_is_refused_without_debug_unless_allowed():
+    with override_settings(PHONE_VERIFY={}, DEBUG=False):
+        ids = [m.id for m in run_checks()]
+    assert "phone_verify.E006" in ids
+    with override_settings(PHONE_VERIFY={"ALLOW_CONSOLE_PROVIDER": True}, DEBUG=False):
+        ids = [m.id for m in run_checks()]
+    assert "phone_verify.E006" not in ids
+
+
+def test_settings_must_be_a_dict():
+    with override_settings(PHONE_VERIFY=["console"]):
+        assert [m.id for m in run_checks() if m.id.startswith("phone_verify")] == [
+            "phone_verify.E001"
+        ]
