@@ -24,7 +24,7 @@ PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 
 
 def ensure_environment() -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036  (said to whoever runs an older Python)
         sys.exit("phone_verify needs Python 3.11 or newer.")
     if not PYTHON.exists():
         print(f"Creating {VENV} ...", flush=True)
@@ -34,8 +34,16 @@ def ensure_environment() -> None:
     if not stamp.exists() or stamp.read_text() != wanted:
         print("Installing phone_verify and its dependencies into .venv ...", flush=True)
         subprocess.run(
-            [str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             "-e", f"{ROOT}[test]"],
+            [
+                str(PYTHON),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-e",
+                f"{ROOT}[test]",
+            ],
             check=True,
         )
         stamp.write_text(wanted)
@@ -50,7 +58,9 @@ def run(args: list[str]) -> None:
 
 
 def demo(args: list[str]) -> None:
-    subprocess.run([str(PYTHON), "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True)
+    subprocess.run(
+        [str(PYTHON), "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True
+    )
     print("Demo: http://127.0.0.1:8000/ (API docs at /api/docs/); codes are printed here.")
     run(["manage.py", "runserver", *(args or ["127.0.0.1:8000"])])
 

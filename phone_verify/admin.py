@@ -39,14 +39,35 @@ class DeliveryEventInline(ReadOnlyMixin, admin.TabularInline):
 @admin.register(Verification)
 class VerificationAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = [
-        "masked_phone", "status", "provider", "attempts", "sends", "created_at", "verified_at",
+        "masked_phone",
+        "status",
+        "provider",
+        "attempts",
+        "sends",
+        "created_at",
+        "verified_at",
     ]
     list_filter = ["status", "provider", "country", "created_at"]
     date_hierarchy = "created_at"
     fields = [
-        "id", "phone_number", "country", "provider", "provider_reference", "status", "reason",
-        "attempts", "sends", "sends_done", "created_at", "last_sent_at", "expires_at",
-        "verified_at", "ip", "user_agent", "user", "purpose",
+        "id",
+        "phone_number",
+        "country",
+        "provider",
+        "provider_reference",
+        "status",
+        "reason",
+        "attempts",
+        "sends",
+        "sends_done",
+        "created_at",
+        "last_sent_at",
+        "expires_at",
+        "verified_at",
+        "ip",
+        "user_agent",
+        "user",
+        "purpose",
     ]  # code_hash is deliberately absent
     readonly_fields = fields
     inlines = [DeliveryEventInline]
@@ -59,15 +80,33 @@ class VerificationAdmin(ReadOnlyMixin, admin.ModelAdmin):
 @admin.register(ConsentRecord)
 class ConsentRecordAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = [
-        "masked_phone", "action", "granted_channels", "method", "notice_version", "created_at",
+        "masked_phone",
+        "action",
+        "granted_channels",
+        "method",
+        "notice_version",
+        "created_at",
     ]
     list_filter = ["action", "method", "created_at"]
     list_select_related = ["verification"]
     date_hierarchy = "created_at"
     fields = [
-        "phone_number", "action", *CONSENT_KEYS, "verification", "supersedes", "created_at",
-        "ip", "user_agent", "method", "notice_version", "language", "controller", "purpose",
-        "recorded_by", "seal", "seal_ok",
+        "phone_number",
+        "action",
+        *CONSENT_KEYS,
+        "verification",
+        "supersedes",
+        "created_at",
+        "ip",
+        "user_agent",
+        "method",
+        "notice_version",
+        "language",
+        "controller",
+        "purpose",
+        "recorded_by",
+        "seal",
+        "seal_ok",
     ]
     readonly_fields = fields
 

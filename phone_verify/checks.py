@@ -82,13 +82,17 @@ def _check_provider() -> list[CheckMessage]:
     except ImproperlyConfigured as exc:
         return [Error(str(exc), id="phone_verify.E005")]
     errors = list(provider.check_configuration())
-    if provider.name == "console" and not settings.DEBUG and not app_settings.ALLOW_CONSOLE_PROVIDER:
+    if (
+        provider.name == "console"
+        and not settings.DEBUG
+        and not app_settings.ALLOW_CONSOLE_PROVIDER
+    ):
         errors.append(
             Error(
                 "The console provider prints codes instead of sending them, and DEBUG is off.",
                 hint=(
-                    f"Set {_key('PROVIDER')} to a real provider, or {_key('ALLOW_CONSOLE_PROVIDER')}"
-                    " to True if this really is a test deployment."
+                    f"Set {_key('PROVIDER')} to a real provider, or "
+                    f"{_key('ALLOW_CONSOLE_PROVIDER')} to True if this really is a test deployment."
                 ),
                 id="phone_verify.E006",
             )

@@ -92,9 +92,7 @@ class DeliveryEvent(models.Model):
         POLL = "poll", _("poll")
         CHECK = "check", _("code check")
 
-    verification = models.ForeignKey(
-        Verification, on_delete=models.CASCADE, related_name="events"
-    )
+    verification = models.ForeignKey(Verification, on_delete=models.CASCADE, related_name="events")
     created_at = models.DateTimeField(_("received"), default=timezone.now)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     provider = models.CharField(_("provider"), max_length=32)
@@ -227,6 +225,16 @@ class ConsentRecord(models.Model):
     def __str__(self) -> str:
         return f"{self.masked_phone} {self.action} {self.created_at:%Y-%m-%d %H:%M}"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("Consent records are append-only; record a new one instead.")
+        self.seal = self.compute_seal()
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise AppendOnlyError("Consent records are never deleted; record a withdrawal instead.")
+
     @property
     def masked_phone(self) -> str:
         return mask_phone(self.phone_number)
@@ -261,13 +269,3 @@ class ConsentRecord(models.Model):
 
     def seal_is_valid(self) -> bool:
         return constant_time_compare(self.seal, self.compute_seal())
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError("Consent records are append-only; record a new one instead.")
-        self.seal = self.compute_seal()
-        kwargs["force_insert"] = True
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        raise AppendOnlyError("Consent records are never deleted; record a withdrawal instead.")

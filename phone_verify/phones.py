@@ -6,9 +6,8 @@ from dataclasses import dataclass
 
 import phonenumbers
 import pycountry
-from phonenumbers import PhoneNumberType
-
 from django.utils.translation import gettext as _
+from phonenumbers import PhoneNumberType
 
 from .conf import app_settings
 from .exceptions import InvalidPhoneNumber
@@ -97,7 +96,5 @@ def mask_phone(e164: str) -> str:
     rest = pretty[len(prefix) :]
     digit_positions = [i for i, ch in enumerate(rest) if ch.isdigit()]
     keep = set(digit_positions[:1] + digit_positions[-3:])
-    masked = "".join(
-        "*" if ch.isdigit() and i not in keep else ch for i, ch in enumerate(rest)
-    )
+    masked = "".join("*" if ch.isdigit() and i not in keep else ch for i, ch in enumerate(rest))
     return prefix + masked

@@ -236,7 +236,9 @@ def apply_report(report: StatusReport, *, provider: str, kind: str) -> Verificat
             .first()
         )
         if verification is None:
-            logger.warning("%s report for unknown reference %r", provider, report.provider_reference)
+            logger.warning(
+                "%s report for unknown reference %r", provider, report.provider_reference
+            )
             return None
         applied = _change_status(verification, report.status, reason=report.provider_status)
         if applied:
@@ -325,8 +327,10 @@ _STATUS_FIELDS = ["status", "reason", "verified_at", "code_hash"]
 
 def _find(queryset: Any, verification_id: object) -> Verification:
     try:
-        pk = verification_id if isinstance(verification_id, uuid.UUID) else uuid.UUID(
-            str(verification_id)
+        pk = (
+            verification_id
+            if isinstance(verification_id, uuid.UUID)
+            else uuid.UUID(str(verification_id))
         )
         return queryset.get(pk=pk)
     except (ValueError, Verification.DoesNotExist):
@@ -336,9 +340,7 @@ def _find(queryset: Any, verification_id: object) -> Verification:
 def _enqueue_send(verification_id: uuid.UUID, send_number: int) -> None:
     from .tasks import send_code
 
-    transaction.on_commit(
-        lambda: send_code.delay(str(verification_id), send_number), robust=True
-    )
+    transaction.on_commit(lambda: send_code.delay(str(verification_id), send_number), robust=True)
 
 
 def _consents_of(verification: Verification) -> dict[str, bool]:
@@ -374,7 +376,10 @@ def _change_status(verification: Verification, new: Status | None, *, reason: st
         signals.send_on_commit(signals.phone_verified, sender, verification=verification)
     elif new.is_final:
         signals.send_on_commit(
-            signals.verification_failed, sender, verification=verification, reason=verification.reason
+            signals.verification_failed,
+            sender,
+            verification=verification,
+            reason=verification.reason,
         )
     return True
 
@@ -390,7 +395,9 @@ def _record_send(
     _change_status(verification, result.status, reason=result.provider_status)
     # After _change_status: a send that ends the verification must not leave a usable hash.
     verification.code_hash = (
-        hash_code(verification.pk, code) if code and not Status(verification.status).is_final else ""
+        hash_code(verification.pk, code)
+        if code and not Status(verification.status).is_final
+        else ""
     )
     verification.save(
         update_fields=["sends_done", "provider_reference", "expires_at", *_STATUS_FIELDS]
@@ -424,9 +431,7 @@ def _record_send_failure(verification_id: object, error: ProviderError) -> None:
         error.detail,
     )
     with transaction.atomic():
-        verification = (
-            Verification.objects.select_for_update().filter(pk=verification_id).first()
-        )
+        verification = Verification.objects.select_for_update().filter(pk=verification_id).first()
         if verification is None:
             return
         applied = False

@@ -29,4 +29,6 @@ def send_code(self, verification_id: str, send_number: int) -> None:  # type: ig
     try:
         services.deliver_code(verification_id, send_number, final_attempt=final_attempt)
     except ProviderError as exc:  # only retryable ones reach here, and never on the last try
-        raise self.retry(exc=exc, countdown=backoff(self.request.retries), max_retries=None)
+        raise self.retry(
+            exc=exc, countdown=backoff(self.request.retries), max_retries=None
+        ) from exc

@@ -62,7 +62,9 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     """
     on_postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql"))
     if os.environ.get("PHONE_VERIFY_REQUIRE_POSTGRES") and not on_postgres:
-        raise pytest.UsageError("PHONE_VERIFY_REQUIRE_POSTGRES is set but DATABASE_URL is not PostgreSQL")
+        raise pytest.UsageError(
+            "PHONE_VERIFY_REQUIRE_POSTGRES is set but DATABASE_URL is not PostgreSQL"
+        )
     if on_postgres:
         return
     skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://...")

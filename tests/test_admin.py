@@ -31,9 +31,7 @@ def test_verification_pages_mask_the_phone_and_never_show_a_code(api, outbox, st
         assert code not in page and verification.code_hash not in page
 
 
-def test_consent_records_cannot_be_added_changed_or_deleted_even_by_a_superuser(
-    api, staff_client
-):
+def test_consent_records_cannot_be_added_changed_or_deleted_even_by_a_superuser(api, staff_client):
     api.start(consents={"sms": True})
     record = ConsentRecord.objects.get()
     base = "/admin/phone_verify/consentrecord/"

@@ -35,7 +35,10 @@ def test_bad_numbers_are_errors_naming_the_key(key, value):
 
 def test_unknown_key_is_a_warning():
     assert messages(CODE_LENGHT=6) == [
-        ("phone_verify.W001", "PHONE_VERIFY['CODE_LENGHT'] is not a phone_verify setting; it is ignored.")
+        (
+            "phone_verify.W001",
+            "PHONE_VERIFY['CODE_LENGHT'] is not a phone_verify setting; it is ignored.",
+        )
     ]
 
 

@@ -20,14 +20,19 @@ def sent(api):
 
 
 def report(reference, status, provider_status=""):
-    return StatusReport(provider_reference=reference, status=status,
-                        provider_status=provider_status, raw={"status": provider_status})
+    return StatusReport(
+        provider_reference=reference,
+        status=status,
+        provider_status=provider_status,
+        raw={"status": provider_status},
+    )
 
 
 def apply(verification, status, provider_status="X"):
     return services.apply_report(
         report(verification.provider_reference, status, provider_status),
-        provider="console", kind=DeliveryEvent.Kind.CALLBACK,
+        provider="console",
+        kind=DeliveryEvent.Kind.CALLBACK,
     )
 
 
@@ -65,8 +70,9 @@ def test_an_unmapped_value_is_kept_raw_and_changes_nothing(sent):
 
 
 def test_a_report_for_an_unknown_reference_is_dropped(db, caplog):
-    result = services.apply_report(report("nope", Status.DELIVERED), provider="console",
-                                   kind="callback")
+    result = services.apply_report(
+        report("nope", Status.DELIVERED), provider="console", kind="callback"
+    )
     assert result is None
     assert not DeliveryEvent.objects.exists()
     assert "unknown reference" in caplog.text

@@ -76,8 +76,12 @@ def test_retries_exhausted_end_in_failed_provider_unavailable_and_nothing_is_los
 def test_a_refusal_is_not_retried_and_ends_in_its_status(api, scripted):
     scripted.script = [
         ProviderError(
-            "invalid phone", provider="scripted", code="invalid_phone_number",
-            provider_code="03", status="rejected", response={"errors": {"03": "03 - Invalid"}},
+            "invalid phone",
+            provider="scripted",
+            code="invalid_phone_number",
+            provider_code="03",
+            status="rejected",
+            response={"errors": {"03": "03 - Invalid"}},
         )
     ]
 
@@ -101,7 +105,10 @@ def test_a_check_after_a_failed_send_answers_verification_failed(api, scripted):
 
 
 def test_a_failed_resend_does_not_end_a_verification_whose_first_code_is_out(api, scripted):
-    scripted.script = [SendResult(Status.DELIVERED, "ref-1"), ProviderError("no", provider="scripted")]
+    scripted.script = [
+        SendResult(Status.DELIVERED, "ref-1"),
+        ProviderError("no", provider="scripted"),
+    ]
     verification_id = api.start().json()["id"]
     Verification.objects.update(last_sent_at="2000-01-01T00:00:00Z")
 

@@ -17,10 +17,17 @@ PHONE = "+33612345678"
 def received():
     calls = []
     handlers = {}
-    for name in ("phone_verified", "verification_failed", "delivery_status_changed",
-                 "consent_recorded", "consent_withdrawn"):
+    for name in (
+        "phone_verified",
+        "verification_failed",
+        "delivery_status_changed",
+        "consent_recorded",
+        "consent_withdrawn",
+    ):
+
         def handler(sender, _name=name, **kwargs):
             calls.append((_name, kwargs))
+
         handlers[name] = handler
         getattr(signals, name).connect(handler)
     yield calls
@@ -37,7 +44,10 @@ def test_a_successful_flow_sends_recorded_delivered_and_verified(api, outbox, re
     api.check(verification_id, outbox.last_code(PHONE))
 
     assert names(received) == [
-        "consent_recorded", "delivery_status_changed", "delivery_status_changed", "phone_verified",
+        "consent_recorded",
+        "delivery_status_changed",
+        "delivery_status_changed",
+        "phone_verified",
     ]
     delivered = received[1][1]
     assert (delivered["previous_status"], delivered["status"]) == ("pending", "delivered")

@@ -10,7 +10,9 @@ ORDER = [Status.PENDING, Status.SENT, Status.DELIVERED]
 ENDINGS = [Status.VERIFIED, Status.UNDELIVERABLE, Status.REJECTED, Status.EXPIRED, Status.FAILED]
 
 
-@pytest.mark.parametrize("earlier, later", [(a, b) for i, a in enumerate(ORDER) for b in ORDER[i + 1 :]])
+@pytest.mark.parametrize(
+    "earlier, later", [(a, b) for i, a in enumerate(ORDER) for b in ORDER[i + 1 :]]
+)
 def test_the_delivery_path_moves_forward_only(earlier, later):
     assert earlier.advances(later)
     assert not later.advances(earlier)

@@ -49,7 +49,10 @@ def exception_handler(exc: Exception, context: Any) -> Response | None:
             headers["Retry-After"] = str(int(exc.wait))
         code = exc.get_codes()
         return Response(
-            {"code": code if isinstance(code, str) else exc.default_code, "detail": str(exc.detail)},
+            {
+                "code": code if isinstance(code, str) else exc.default_code,
+                "detail": str(exc.detail),
+            },
             status=exc.status_code,
             headers=headers,
         )

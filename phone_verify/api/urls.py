@@ -9,7 +9,11 @@ app_name = "phone_verify_api"
 urlpatterns = [
     path("verifications/", views.VerificationListView.as_view(), name="verification-list"),
     # <str:pk>, not <uuid:pk>: a malformed id must get our JSON 404, not Django's HTML one.
-    path("verifications/<str:pk>/", views.VerificationDetailView.as_view(), name="verification-detail"),
+    path(
+        "verifications/<str:pk>/",
+        views.VerificationDetailView.as_view(),
+        name="verification-detail",
+    ),
     path("verifications/<str:pk>/check/", views.CheckCodeView.as_view(), name="verification-check"),
     path("verifications/<str:pk>/resend/", views.ResendView.as_view(), name="verification-resend"),
 ]

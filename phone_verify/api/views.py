@@ -86,7 +86,9 @@ class VerificationListView(PhoneVerifyView):
 
 
 class VerificationDetailView(PhoneVerifyView):
-    @extend_schema(operation_id="get_verification", responses={200: VerificationSerializer, **ERRORS})
+    @extend_schema(
+        operation_id="get_verification", responses={200: VerificationSerializer, **ERRORS}
+    )
     def get(self, request: Request, pk: str) -> Response:
         return Response(VerificationSerializer(services.get_verification(pk)).data)
 
@@ -109,8 +111,11 @@ class CheckCodeView(PhoneVerifyView):
         verification = result.verification
         if result.verified:
             return Response(
-                {"id": verification.pk, "status": verification.status,
-                 "verified_at": verification.verified_at}
+                {
+                    "id": verification.pk,
+                    "status": verification.status,
+                    "verified_at": verification.verified_at,
+                }
             )
         body: dict[str, Any] = {
             "code": result.outcome.value,

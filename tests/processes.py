@@ -1,0 +1,97 @@
+"""Start the example project's real processes (server, Celery worker) for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Process:
+    """A child process whose output lines are collected in a queue as they come."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        self.popen = subprocess.Popen(
+            [sys.executable, *args],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.popen.stdout is not None
+        for line in self.popen.stdout:
+            self.output.append(line)
+            self.lines.put(line)
+
+    def wait_for(self, pattern: str, timeout: float = 30) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        regex = re.compile(pattern)
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.2)
+            except queue.Empty:
+                if self.popen.poll() is not None:
+                    break
+                continue
+            match = regex.search(line)
+            if match:
+                return match
+        raise AssertionError(f"no line matching {pattern!r}; output:\n{''.join(self.output)}")
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+
+
+def manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
+
+
+def start_server(env: dict[str, str]) -> tuple[Process, str]:
+    port = free_port()
+    server = Process(["manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"], env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url + "/", timeout=1)
+            return server, url
+        except requests.ConnectionError:
+            if server.popen.poll() is not None:
+                break
+            time.sleep(0.1)
+    server.stop()
+    raise AssertionError("the example project did not start:\n" + "".join(server.output))
