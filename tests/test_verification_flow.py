@@ -8,6 +8,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
+from phone_verify.api.serializers import CheckedSerializer
 from phone_verify.models import ConsentRecord, DeliveryEvent, Verification
 
 PHONE = "+33612345678"
@@ -36,7 +37,17 @@ def test_send_then_right_code_verifies_and_records_the_consents(api, outbox):
     checked = api.check(body["id"], outbox.last_code(PHONE))
     assert checked.status_code == 200, checked.json()
     assert checked.json()["status"] == "verified"
-    assert checked.json()["verified_at"]
+    verified = Verification.objects.get()
+    assert checked.json() == {
+        "id": body["id"],
+        "status": "verified",
+        "verified_at": CheckedSerializer()
+        .fields["verified_at"]
+        .to_representation(verified.verified_at),
+    }
+    assert checked.json()["verified_at"].endswith(
+        "+01:00"
+    )  # the project's time zone, like expires_at
 
     assert api.get(f"verifications/{body['id']}/").json()["status"] == "verified"
     record = ConsentRecord.objects.get(verification_id=body["id"])

@@ -110,13 +110,7 @@ class CheckCodeView(PhoneVerifyView):
         result = services.check_code(pk, serializer.validated_data["code"], ip=client_ip(request))
         verification = result.verification
         if result.verified:
-            return Response(
-                {
-                    "id": verification.pk,
-                    "status": verification.status,
-                    "verified_at": verification.verified_at,
-                }
-            )
+            return Response(CheckedSerializer(verification).data)
         body: dict[str, Any] = {
             "code": result.outcome.value,
             "detail": CHECK_FAILURE_DETAIL[result.outcome],
