@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from .consents import CONSENT_KEYS
-from .models import ConsentRecord, DeliveryEvent, Verification
+from .models import ConsentEcho, ConsentRecord, DeliveryEvent, Verification
 
 
 class ReadOnlyMixin:
@@ -34,6 +34,16 @@ class DeliveryEventInline(ReadOnlyMixin, admin.TabularInline):
     fields = ["created_at", "kind", "provider", "provider_status", "status", "applied", "raw"]
     readonly_fields = fields
     ordering = ["created_at", "id"]
+
+
+class ConsentEchoInline(ReadOnlyMixin, admin.TabularInline):
+    """What the provider said it received (DQE's ``channels``); a mismatch is flagged."""
+
+    model = ConsentEcho
+    extra = 0
+    fields = ["received_at", "provider", "channels", "matches"]
+    readonly_fields = fields
+    ordering = ["received_at", "id"]
 
 
 @admin.register(Verification)
@@ -109,6 +119,7 @@ class ConsentRecordAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "seal_ok",
     ]
     readonly_fields = fields
+    inlines = [ConsentEchoInline]
 
     @admin.display(description=_("phone number"), ordering="phone_number")
     def masked_phone(self, obj: ConsentRecord) -> str:

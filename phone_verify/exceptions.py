@@ -96,7 +96,9 @@ class ProviderError(PhoneVerifyError):
         retryable: bool = False,
         status: str = "failed",
     ) -> None:
-        super().__init__(detail, code=code)
+        super().__init__(detail, code=code or ("provider_unavailable" if retryable else None))
+        if retryable:
+            self.http_status = 503  # the user may simply try again
         self.provider = provider
         self.provider_code = provider_code
         self.response = response

@@ -115,16 +115,38 @@ class DeliveryEvent(models.Model):
 
 
 class AppendOnlyError(Exception):
-    """Consent records are evidence: the app never updates or deletes one."""
+    """Consent evidence is never updated or deleted by the app."""
 
 
-class ConsentRecordQuerySet(models.QuerySet):
+class AppendOnlyQuerySet(models.QuerySet):
     def update(self, **kwargs: Any) -> int:
-        raise AppendOnlyError("Consent records are append-only; record a new one instead.")
+        raise AppendOnlyError(f"{self.model.__name__} rows are append-only; add a new one instead.")
 
     def delete(self) -> Any:
-        raise AppendOnlyError("Consent records are never deleted; record a withdrawal instead.")
+        raise AppendOnlyError(f"{self.model.__name__} rows are never deleted.")
 
+
+class AppendOnlyModel(models.Model):
+    """A model whose rows, once inserted, are never changed or deleted through the ORM."""
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError(
+                f"{type(self).__name__} rows are append-only; add a new one instead."
+            )
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise AppendOnlyError(f"{type(self).__name__} rows are never deleted.")
+
+
+class ConsentRecordQuerySet(AppendOnlyQuerySet):
     def for_phone(self, phone_number: str) -> ConsentRecordQuerySet:
         return self.filter(phone_number=phone_number)
 
@@ -144,7 +166,7 @@ class ConsentRecordQuerySet(models.QuerySet):
         return self.for_phone(phone_number).in_force().order_by("-created_at", "-id").first()
 
 
-class ConsentRecord(models.Model):
+class ConsentRecord(AppendOnlyModel):
     """What a person agreed to for which contacts and channels, and the proof of it.
 
     Append-only: saving an existing record or deleting one raises ``AppendOnlyError``. A change
@@ -226,14 +248,9 @@ class ConsentRecord(models.Model):
         return f"{self.masked_phone} {self.action} {self.created_at:%Y-%m-%d %H:%M}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError("Consent records are append-only; record a new one instead.")
-        self.seal = self.compute_seal()
-        kwargs["force_insert"] = True
+        if self._state.adding:
+            self.seal = self.compute_seal()
         super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        raise AppendOnlyError("Consent records are never deleted; record a withdrawal instead.")
 
     @property
     def masked_phone(self) -> str:
@@ -269,3 +286,24 @@ class ConsentRecord(models.Model):
 
     def seal_is_valid(self) -> bool:
         return constant_time_compare(self.seal, self.compute_seal())
+
+
+class ConsentEcho(AppendOnlyModel):
+    """The consent flags a provider echoed back when it received a record's flags (DQE's
+    ``channels``), kept beside the record (which never changes); ``matches`` is False when the
+    echo differs from what the record says, so staff can see that the provider got it wrong."""
+
+    record = models.ForeignKey(
+        ConsentRecord, on_delete=models.PROTECT, related_name="echoes", verbose_name=_("record")
+    )
+    provider = models.CharField(_("provider"), max_length=32)
+    channels = models.JSONField(_("echoed channels"))
+    matches = models.BooleanField(_("matches the record"))
+    received_at = models.DateTimeField(_("received"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("provider consent echo")
+        verbose_name_plural = _("provider consent echoes")
+
+    def __str__(self) -> str:
+        return f"{self.provider} echo ({'matches' if self.matches else 'MISMATCH'})"

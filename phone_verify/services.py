@@ -28,7 +28,7 @@ from .exceptions import (
     VerificationClosed,
     VerificationNotFound,
 )
-from .models import ConsentRecord, DeliveryEvent, Verification
+from .models import ConsentEcho, ConsentRecord, DeliveryEvent, Verification
 from .phones import parse_phone
 from .providers.base import OutgoingCode
 from .providers.registry import get_provider
@@ -139,6 +139,7 @@ def deliver_code(verification_id: object, send_number: int, *, final_attempt: bo
             ):
                 return
             provider = get_provider(verification.provider)
+            record = _latest_consent(verification) if provider.sends_consents else None
             code = None if provider.generates_code else generate_code(app_settings.CODE_LENGTH)
             result = provider.send(
                 OutgoingCode(
@@ -150,12 +151,14 @@ def deliver_code(verification_id: object, send_number: int, *, final_attempt: bo
                         1, int((verification.expires_at - timezone.now()).total_seconds())
                     ),
                     code=code,
-                    consents=_consents_of(verification) if provider.sends_consents else {},
+                    consents=record.flags if record else {},
                     language=translation.get_language() or "",
                     ip=verification.ip,
                 )
             )
             _record_send(verification, send_number, code, result)
+            if record is not None and result.consent_echo is not None:
+                _record_echo(record, verification.provider, result.consent_echo)
     except ProviderError as error:
         if error.retryable and not final_attempt:
             raise
@@ -194,9 +197,24 @@ def check_code(verification_id: object, code: str, *, ip: str | None = None) -> 
 
         verification.attempts += 1
         if provider.generates_code:
-            verdict = provider.check(
-                verification.provider_reference, verification.phone_number, code
-            )
+            try:
+                verdict = provider.check(
+                    verification.provider_reference, verification.phone_number, code
+                )
+            except ProviderError as error:
+                if error.retryable:
+                    raise  # nothing evaluated: the attempt is rolled back, the user may retry
+                logger.error(
+                    "%s refused the check of verification %s: %s (%s)",
+                    provider.name,
+                    verification.pk,
+                    error.code,
+                    error.provider_code,
+                )
+                verification.attempts -= 1
+                _change_status(verification, Status(error.status), reason=error.code)
+                verification.save(update_fields=_STATUS_FIELDS)
+                return result(CheckOutcome.UNAVAILABLE)
         else:
             matches = code_matches(verification.pk, code, verification.code_hash)
             verdict = Verdict.VALID if matches else Verdict.INVALID
@@ -343,9 +361,24 @@ def _enqueue_send(verification_id: uuid.UUID, send_number: int) -> None:
     transaction.on_commit(lambda: send_code.delay(str(verification_id), send_number), robust=True)
 
 
-def _consents_of(verification: Verification) -> dict[str, bool]:
-    record = verification.consent_records.order_by("-created_at", "-id").first()
-    return record.flags if record else {}
+def _latest_consent(verification: Verification) -> ConsentRecord | None:
+    return verification.consent_records.order_by("-created_at", "-id").first()
+
+
+def _record_echo(record: ConsentRecord, provider: str, echo: Mapping[str, bool]) -> None:
+    """Keep the flags a provider echoed back beside the record; flag and log a mismatch."""
+    matches = all(record.flags.get(key) == value for key, value in echo.items())
+    ConsentEcho.objects.create(
+        record=record, provider=provider, channels=dict(echo), matches=matches
+    )
+    if not matches:
+        logger.warning(
+            "%s echoed consents %s for %s, which differ from the record %s",
+            provider,
+            dict(echo),
+            record.masked_phone,
+            {k: record.flags[k] for k in echo},
+        )
 
 
 def _change_status(verification: Verification, new: Status | None, *, reason: str = "") -> bool:
@@ -406,6 +439,7 @@ def _record_send(
         provider_reference=result.provider_reference,
         status=result.status,
         provider_status=result.provider_status,
+        occurred_at=result.occurred_at,
         raw=result.raw,
     )
     _add_event(verification, DeliveryEvent.Kind.SEND, verification.provider, report, True)

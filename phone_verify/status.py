@@ -79,7 +79,10 @@ class SendResult:
     provider_reference: str = ""
     provider_status: str = ""
     expires_at: dt.datetime | None = None
+    occurred_at: dt.datetime | None = None
     raw: Any = None
+    # The consent flags as the provider echoed them back (our keys), when it does (DQE).
+    consent_echo: dict[str, bool] | None = None
 
 
 @dataclass(frozen=True)

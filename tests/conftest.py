@@ -47,6 +47,13 @@ def api(db: None, django_capture_on_commit_callbacks: Any) -> Api:
     return Api(django_capture_on_commit_callbacks)
 
 
+@pytest.fixture
+def staff_client(client: Any, django_user_model: Any) -> Any:
+    user = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(user)
+    return client
+
+
 @pytest.fixture(autouse=True)
 def outbox() -> Any:
     console_outbox.clear()

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from phone_verify.models import ConsentRecord, Verification
 
 PHONE = "+33612345678"
-
-
-@pytest.fixture
-def staff_client(client, django_user_model):
-    user = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
-    client.force_login(user)
-    return client
 
 
 def test_verification_pages_mask_the_phone_and_never_show_a_code(api, outbox, staff_client):

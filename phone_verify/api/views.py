@@ -102,6 +102,9 @@ class CheckCodeView(PhoneVerifyView):
             400: OpenApiResponse(InvalidCodeSerializer, description="wrong, expired or malformed"),
             404: ErrorSerializer,
             429: OpenApiResponse(ErrorSerializer, description="too_many_attempts"),
+            503: OpenApiResponse(
+                ErrorSerializer, description="provider_unavailable: try again, no attempt counted"
+            ),
         },
     )
     def post(self, request: Request, pk: str) -> Response:

@@ -13,10 +13,13 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
-from django.core.checks import CheckMessage
+import requests
+from django.core.checks import CheckMessage, Error
 
 from ..conf import app_settings
+from ..exceptions import ProviderError
 from ..status import SendResult, Verdict
 
 
@@ -85,3 +88,140 @@ class Provider:
     def check_configuration(self) -> list[CheckMessage]:
         """System-check messages about this provider's options (none by default)."""
         return []
+
+
+@dataclass(frozen=True)
+class ProviderRequest:
+    """One HTTP request a provider wants made."""
+
+    method: str
+    url: str
+    data: Mapping[str, Any] | None = None  # form-encoded body
+    params: Mapping[str, Any] | None = None  # query string
+    json: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProviderResponse:
+    """A provider's HTTP answer: status, decoded JSON (None when the body is not JSON), text."""
+
+    status_code: int
+    payload: Any
+    text: str
+
+
+class HttpProvider(Provider):
+    """A provider reached over HTTP. The template method: ``send`` builds a request
+    (``build_send_request``), makes it (``call``) and reads the answer (``parse_send_response``);
+    ``check`` does the same with the ``*_check_*`` steps. Subclasses fill the steps.
+
+    ``call`` owns what every HTTP provider shares: one pooled session per provider, the timeouts
+    of ``HTTP_TIMEOUT``, and turning network faults, 5xx, 429 and bodies that are not JSON
+    into retryable ``ProviderError``s (with the raw answer kept for the timeline).
+    """
+
+    #: Whether a 2xx answer must be JSON; a body that is not is a (retryable) provider fault.
+    expects_json: ClassVar[bool] = True
+    #: Options that must be set (system check ``phone_verify.E101``).
+    required_options: ClassVar[tuple[str, ...]] = ("URL",)
+
+    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
+        super().__init__(options)
+        self.session = requests.Session()
+
+    @property
+    def base_url(self) -> str:
+        return str(self.options.get("URL", "")).rstrip("/")
+
+    def send(self, message: OutgoingCode) -> SendResult:
+        return self.parse_send_response(self.call(self.build_send_request(message)), message)
+
+    def check(self, provider_reference: str, phone_number: str, code: str) -> Verdict:
+        request = self.build_check_request(provider_reference, phone_number, code)
+        return self.parse_check_response(self.call(request))
+
+    def build_send_request(self, message: OutgoingCode) -> ProviderRequest:
+        raise NotImplementedError
+
+    def parse_send_response(self, response: ProviderResponse, message: OutgoingCode) -> SendResult:
+        raise NotImplementedError
+
+    def build_check_request(
+        self, provider_reference: str, phone_number: str, code: str
+    ) -> ProviderRequest:
+        raise NotImplementedError
+
+    def parse_check_response(self, response: ProviderResponse) -> Verdict:
+        raise NotImplementedError
+
+    def option_key(self, option: str) -> str:
+        """How a message names one of this provider's options."""
+        return f"PHONE_VERIFY['PROVIDER_OPTIONS'][{self.name!r}][{option!r}]"
+
+    def check_configuration(self) -> list[CheckMessage]:
+        errors: list[CheckMessage] = [
+            Error(f"{self.option_key(option)} must be set.", id="phone_verify.E101")
+            for option in self.required_options
+            if not self.options.get(option)
+        ]
+        url = urlsplit(self.base_url)
+        if self.base_url and (url.scheme not in ("http", "https") or not url.netloc):
+            errors.append(
+                Error(
+                    f"{self.option_key('URL')} must be an absolute http(s) URL, "
+                    f"not {self.base_url!r}.",
+                    id="phone_verify.E101",
+                )
+            )
+        return errors
+
+    def error(self, detail: str, **kwargs: Any) -> ProviderError:
+        return ProviderError(detail, provider=self.name, **kwargs)
+
+    def call(self, request: ProviderRequest) -> ProviderResponse:
+        try:
+            answer = self.session.request(
+                request.method,
+                request.url,
+                data=request.data,
+                params=request.params,
+                json=request.json,
+                headers=dict(request.headers),
+                timeout=app_settings.HTTP_TIMEOUT,
+            )
+        except requests.Timeout as exc:
+            raise self.error(
+                f"{self.name} did not answer in time", retryable=True, provider_code="timeout"
+            ) from exc
+        except requests.RequestException as exc:
+            raise self.error(
+                f"{self.name} could not be reached: {type(exc).__name__}",
+                retryable=True,
+                provider_code="connection",
+            ) from exc
+        try:
+            payload = answer.json()
+        except ValueError:
+            payload = None
+        response = ProviderResponse(answer.status_code, payload, answer.text[:2000])
+        raw = (
+            payload
+            if payload is not None
+            else {"http_status": answer.status_code, "body": response.text[:500]}
+        )
+        if answer.status_code >= 500 or answer.status_code == 429:
+            raise self.error(
+                f"{self.name} answered HTTP {answer.status_code}",
+                retryable=True,
+                provider_code=f"http_{answer.status_code}",
+                response=raw,
+            )
+        if self.expects_json and not isinstance(payload, dict):
+            raise self.error(
+                f"{self.name} answered something that is not a JSON object",
+                retryable=True,
+                provider_code="malformed_answer",
+                response=raw,
+            )
+        return response

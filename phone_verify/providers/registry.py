@@ -10,6 +10,7 @@ from .base import Provider
 
 PROVIDER_CLASSES: dict[str, str] = {
     "console": "phone_verify.providers.console.ConsoleProvider",
+    "dqe": "phone_verify.providers.dqe.DqeProvider",
 }
 
 _instances: dict[str, Provider] = {}
