@@ -27,3 +27,14 @@ def hash_code(verification_id: object, code: str) -> str:
 def code_matches(verification_id: object, code: str, code_hash: str) -> bool:
     """Constant-time comparison of ``code`` with a stored hash; an empty hash never matches."""
     return bool(code_hash) and constant_time_compare(hash_code(verification_id, code), code_hash)
+
+
+def matches_any_secret(given: str, secrets_: list[str] | tuple[str, ...]) -> bool:
+    """Whether ``given`` is one of ``secrets_`` (several: rotation), in constant time.
+
+    Every secret is compared, so the time taken says nothing about which one came close.
+    """
+    found = False
+    for secret in secrets_:
+        found |= bool(secret) and constant_time_compare(given, secret)
+    return found

@@ -73,6 +73,29 @@ class VerificationClosed(PhoneVerifyError):
     http_status = 400
 
 
+class CallbackRejected(PhoneVerifyError):
+    """A provider callback that is not authentic: refused before its body is parsed."""
+
+    code = "forbidden"
+    default_detail = _("This callback is not accepted.")
+    http_status = 403
+
+
+class NoCallbacks(CallbackRejected):
+    """A callback route for a provider that posts none."""
+
+    code = "not_found"
+    default_detail = _("Not found.")
+    http_status = 404
+
+
+class MalformedCallback(PhoneVerifyError, ValueError):
+    """An authentic callback whose body cannot be read as the provider documents it."""
+
+    code = "malformed_callback"
+    default_detail = _("The callback body is not in the expected format.")
+
+
 class ProviderError(PhoneVerifyError):
     """A provider refused or failed a request.
 

@@ -109,6 +109,10 @@ class DeliveryEvent(models.Model):
         verbose_name = _("delivery event")
         verbose_name_plural = _("delivery events")
         ordering = ["created_at", "id"]
+        # Delivery reports may name an earlier send's reference or a message id: found here.
+        indexes = [
+            models.Index(fields=["provider", "provider_reference"], name="pv_event_reference")
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.provider_status or self.status}"

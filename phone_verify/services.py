@@ -244,21 +244,20 @@ def apply_report(report: StatusReport, *, provider: str, kind: str) -> Verificat
     """Apply a provider's delivery report (callback or poll) and keep it as a DeliveryEvent.
 
     Reports only move a verification forward; a duplicate or late one is stored with
-    ``applied=False`` and changes nothing. A report for an unknown reference is logged and
-    dropped (None).
+    ``applied=False`` and changes nothing. The report's reference may be the verification's
+    current one, or any a send of it was given (an earlier send's, a message id). A report for an
+    unknown reference is logged and dropped (None).
     """
     with transaction.atomic():
-        verification = (
-            Verification.objects.select_for_update()
-            .filter(provider=provider, provider_reference=report.provider_reference)
-            .first()
-        )
+        verification = _find_by_reference(provider, report.provider_reference)
         if verification is None:
             logger.warning(
                 "%s report for unknown reference %r", provider, report.provider_reference
             )
             return None
-        applied = _change_status(verification, report.status, reason=report.provider_status)
+        applied = Status(verification.status).accepts_report(report.status) and _change_status(
+            verification, report.status, reason=report.provider_status
+        )
         if applied:
             verification.save(update_fields=_STATUS_FIELDS)
         _add_event(verification, kind, provider, report, applied)
@@ -355,6 +354,18 @@ def _find(queryset: Any, verification_id: object) -> Verification:
         raise VerificationNotFound() from None
 
 
+def _find_by_reference(provider: str, reference: str) -> Verification | None:
+    if not reference:
+        return None
+    locked = Verification.objects.select_for_update(of=("self",)).filter(provider=provider)
+    return (
+        locked.filter(provider_reference=reference).first()
+        or locked.filter(
+            events__kind=DeliveryEvent.Kind.SEND, events__provider_reference=reference
+        ).first()
+    )
+
+
 def _enqueue_send(verification_id: uuid.UUID, send_number: int) -> None:
     from .tasks import send_code
 
@@ -436,7 +447,8 @@ def _record_send(
         update_fields=["sends_done", "provider_reference", "expires_at", *_STATUS_FIELDS]
     )
     report = StatusReport(
-        provider_reference=result.provider_reference,
+        # the message id when there is one: that is what delivery reports name
+        provider_reference=result.message_id or result.provider_reference,
         status=result.status,
         provider_status=result.provider_status,
         occurred_at=result.occurred_at,

@@ -38,8 +38,21 @@ class Status(models.TextChoices):
         """
         return _RANK[Status(new)] > _RANK[self]
 
+    def accepts_report(self, new: Status | None) -> bool:
+        """True when a delivery report (callback or poll) saying ``new`` moves this status.
+
+        Stricter than ``advances``: once the handset confirmed delivery, a report of failure
+        (undeliverable, rejected, message expired) contradicts it and leaves it delivered.
+        """
+        if new is None:
+            return False
+        if self is Status.DELIVERED and Status(new) in _DELIVERY_FAILURES:
+            return False
+        return self.advances(new)
+
 
 _FINAL_RANK = 3
+_DELIVERY_FAILURES = {Status.UNDELIVERABLE, Status.REJECTED, Status.EXPIRED}
 _RANK = {
     Status.PENDING: 0,
     Status.SENT: 1,
@@ -81,6 +94,9 @@ class SendResult:
     expires_at: dt.datetime | None = None
     occurred_at: dt.datetime | None = None
     raw: Any = None
+    # The provider's id of the message itself, when delivery reports name it rather than
+    # ``provider_reference`` (Fortytwo's message_id; the reference is the client_ref checks use).
+    message_id: str = ""
     # The consent flags as the provider echoed them back (our keys), when it does (DQE).
     consent_echo: dict[str, bool] | None = None
 

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.test import override_settings
 from rest_framework.test import APIClient
 
 from phone_verify.providers.console import outbox as console_outbox
@@ -45,6 +46,24 @@ class Api:
 @pytest.fixture
 def api(db: None, django_capture_on_commit_callbacks: Any) -> Api:
     return Api(django_capture_on_commit_callbacks)
+
+
+@pytest.fixture
+def use_provider(settings: Any) -> Any:
+    """``with use_provider("dqe", {"URL": ...}, SEND_MAX_RETRIES=2):`` runs the block with that
+    provider, those options and those other ``PHONE_VERIFY`` keys."""
+
+    def use(name: str, options: dict[str, Any], **phone_verify: Any) -> Any:
+        return override_settings(
+            PHONE_VERIFY={
+                **settings.PHONE_VERIFY,
+                "PROVIDER": name,
+                "PROVIDER_OPTIONS": {name: options},
+                **phone_verify,
+            }
+        )
+
+    return use
 
 
 @pytest.fixture

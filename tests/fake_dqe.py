@@ -11,14 +11,13 @@ Run alone: ``python -m tests.fake_dqe 8001`` prints each PIN it "sends".
 from __future__ import annotations
 
 import datetime as dt
-import json
 import secrets
-import sys
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
+
+from .fake_server import FakeRequest, main
 
 MSG_ERRORS = {
     "00": "No errors",
@@ -65,7 +64,14 @@ class FakeDqe:
         with self.lock:
             return next(s.pin for s in reversed(self.sms.values()) if s.phone == phone_digits)
 
-    def answer(self, method: str, path: str, params: dict[str, str]) -> tuple[int, Any]:
+    def delay(self) -> float:
+        return 0
+
+    def handle(self, request: FakeRequest) -> tuple[int, Any]:
+        method, path = request.method, request.path
+        params = dict(parse_qsl(request.query))
+        if method == "POST":
+            params.update(parse_qsl(request.body.decode()))
         with self.lock:
             self.requests.append((method, path, params))
             fault = self.fail_next.pop(0) if self.fail_next else None
@@ -149,39 +155,5 @@ class FakeDqe:
         }
 
 
-def serve(fake: FakeDqe, port: int = 0) -> ThreadingHTTPServer:
-    """Start ``fake`` on 127.0.0.1 in a daemon thread; ``server.server_address`` has the port."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def _handle(self, method: str) -> None:
-            url = urlsplit(self.path)
-            params = dict(parse_qsl(url.query))
-            if method == "POST":
-                length = int(self.headers.get("Content-Length") or 0)
-                params.update(parse_qsl(self.rfile.read(length).decode()))
-            status, body = fake.answer(method, url.path, params)
-            data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self) -> None:
-            self._handle("GET")
-
-        def do_POST(self) -> None:
-            self._handle("POST")
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # quiet: tests read fake.requests instead
-
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
 if __name__ == "__main__":
-    running = serve(FakeDqe(), int(sys.argv[1]) if len(sys.argv) > 1 else 8001)
-    print(f"fake DQE on http://127.0.0.1:{running.server_address[1]} (licence TEST-LICENCE)")
-    threading.Event().wait()
+    main(FakeDqe(), 8001, "fake DQE (licence TEST-LICENCE)")

@@ -80,8 +80,8 @@ def manage(env: dict[str, str], *args: str) -> None:
     )
 
 
-def start_server(env: dict[str, str]) -> tuple[Process, str]:
-    port = free_port()
+def start_server(env: dict[str, str], port: int | None = None) -> tuple[Process, str]:
+    port = port or free_port()
     server = Process(["manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"], env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

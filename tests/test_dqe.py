@@ -14,7 +14,6 @@ import pytest
 import requests
 import responses
 from django.core.checks import run_checks
-from django.test import override_settings
 from django.utils import timezone
 
 from phone_verify.models import ConsentEcho, ConsentRecord, DeliveryEvent, Verification
@@ -64,16 +63,8 @@ def dqe_options():
 
 
 @pytest.fixture
-def dqe(settings, dqe_options):
-    with override_settings(
-        PHONE_VERIFY={
-            **settings.PHONE_VERIFY,
-            "PROVIDER": "dqe",
-            "PROVIDER_OPTIONS": {"dqe": dqe_options},
-            "SEND_MAX_RETRIES": 2,
-            "CODE_LIFETIME": 600,
-        }
-    ):
+def dqe(use_provider, dqe_options):
+    with use_provider("dqe", dqe_options, SEND_MAX_RETRIES=2, CODE_LIFETIME=600):
         with responses.RequestsMock() as mock:
             yield mock
 
@@ -280,17 +271,10 @@ def test_a_fault_then_success_delivers(api, dqe):
     assert verification.status == "delivered" and verification.sends_done == 1
 
 
-def test_a_refused_connection_for_real(api, settings, dqe_options):
+def test_a_refused_connection_for_real(api, use_provider, dqe_options):
     """No mock: a port where nothing listens on 127.0.0.1."""
     dqe_options["URL"] = f"http://127.0.0.1:{free_port()}"
-    with override_settings(
-        PHONE_VERIFY={
-            **settings.PHONE_VERIFY,
-            "PROVIDER": "dqe",
-            "PROVIDER_OPTIONS": {"dqe": dqe_options},
-            "SEND_MAX_RETRIES": 1,
-        }
-    ):
+    with use_provider("dqe", dqe_options, SEND_MAX_RETRIES=1):
         verification = start(api)
 
     assert (verification.status, verification.reason) == ("failed", "provider_unavailable")
@@ -398,25 +382,13 @@ def test_a_check_fault_answers_503_and_costs_no_attempt(api, dqe, sent, fault):
         ({"TIME_ZONE": "Mars/Olympus"}, "phone_verify.E105", "time zone"),
     ],
 )
-def test_system_checks_name_the_option_to_fix(settings, dqe_options, options, error_id, words):
-    with override_settings(
-        PHONE_VERIFY={
-            **settings.PHONE_VERIFY,
-            "PROVIDER": "dqe",
-            "PROVIDER_OPTIONS": {"dqe": {**dqe_options, **options}},
-        }
-    ):
+def test_system_checks_name_the_option_to_fix(use_provider, dqe_options, options, error_id, words):
+    with use_provider("dqe", {**dqe_options, **options}):
         messages = [m for m in run_checks() if m.id.startswith("phone_verify")]
     assert [m.id for m in messages] == [error_id]
     assert words in messages[0].msg and "['dqe']" in messages[0].msg
 
 
-def test_a_valid_configuration_passes_the_checks(settings, dqe_options):
-    with override_settings(
-        PHONE_VERIFY={
-            **settings.PHONE_VERIFY,
-            "PROVIDER": "dqe",
-            "PROVIDER_OPTIONS": {"dqe": {**dqe_options, "CUSTOM_SMS": "x" * 125}},
-        }
-    ):
+def test_a_valid_configuration_passes_the_checks(use_provider, dqe_options):
+    with use_provider("dqe", {**dqe_options, "CUSTOM_SMS": "x" * 125}):
         assert [m for m in run_checks() if m.id.startswith("phone_verify")] == []

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 import requests
-from django.test import override_settings
 
 from phone_verify.models import ConsentEcho, Verification
 
-from .fake_dqe import FakeDqe, serve
+from .fake_dqe import FakeDqe
+from .fake_server import running
 from .processes import manage, start_server
 
 PHONE = "+33612345678"
@@ -19,24 +19,15 @@ CONSENTS = {"sms": True, "email": True, "sms2": True, "phone3": True, "post5": T
 @pytest.fixture
 def fake_dqe():
     fake = FakeDqe(licence="LIC-FAKE")
-    server = serve(fake)
-    yield fake, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with running(fake) as url:
+        yield fake, url
 
 
 @pytest.fixture
-def dqe_settings(settings, fake_dqe):
+def dqe_settings(use_provider, fake_dqe):
     fake, url = fake_dqe
     options = {"URL": url, "LICENCE": "LIC-FAKE", "COMPANY": "MYSHOP"}
-    with override_settings(
-        PHONE_VERIFY={
-            **settings.PHONE_VERIFY,
-            "PROVIDER": "dqe",
-            "PROVIDER_OPTIONS": {"dqe": options},
-            "SEND_MAX_RETRIES": 3,
-        }
-    ):
+    with use_provider("dqe", options, SEND_MAX_RETRIES=3):
         yield fake
 
 

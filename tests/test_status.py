@@ -32,3 +32,12 @@ def test_open_statuses_can_end_in_every_ending(status):
 
 def test_a_status_does_not_advance_to_itself():
     assert not any(status.advances(status) for status in Status)
+
+
+@pytest.mark.parametrize("failure", [Status.UNDELIVERABLE, Status.REJECTED, Status.EXPIRED])
+def test_a_delivery_failure_report_never_undoes_a_confirmed_delivery(failure):
+    assert Status.DELIVERED.advances(failure)  # a code expiring after delivery still ends it
+    assert not Status.DELIVERED.accepts_report(failure)
+    assert Status.SENT.accepts_report(failure) and Status.PENDING.accepts_report(failure)
+    assert Status.DELIVERED.accepts_report(Status.VERIFIED)
+    assert not Status.SENT.accepts_report(None)

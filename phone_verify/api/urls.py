@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from .. import webhooks
 from . import views
 
 app_name = "phone_verify_api"
@@ -16,4 +17,6 @@ urlpatterns = [
     ),
     path("verifications/<str:pk>/check/", views.CheckCodeView.as_view(), name="verification-check"),
     path("verifications/<str:pk>/resend/", views.ResendView.as_view(), name="verification-resend"),
+    path("webhooks/<slug:provider>/<str:secret>/", webhooks.WebhookView.as_view(), name="webhook"),
+    path("webhooks/<slug:provider>/", webhooks.WebhookView.as_view(), name="webhook-signed"),
 ]

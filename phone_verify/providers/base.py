@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import requests
 from django.core.checks import CheckMessage, Error
+from django.urls import NoReverseMatch, reverse
 
 from ..conf import app_settings
-from ..exceptions import ProviderError
-from ..status import SendResult, Verdict
+from ..exceptions import NoCallbacks, ProviderError
+from ..status import SendResult, StatusReport, Verdict
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,26 @@ class OutgoingCode:
         return self.phone_number.lstrip("+")
 
 
+@dataclass
+class InboundCallback:
+    """One HTTP request a provider made to our webhook, as providers see it.
+
+    ``body`` reads the request body on first use: a provider that authenticates by the URL's
+    secret (``secret``) or the source address decides without reading it.
+    """
+
+    secret: str  # the secret path segment, "" when the route has none
+    headers: Mapping[str, str]
+    remote_addr: str | None
+    method: str
+    path: str  # the full path, as a signature may cover it
+    read_body: Callable[[], bytes] = field(repr=False, default=bytes)
+
+    @cached_property
+    def body(self) -> bytes:
+        return self.read_body()
+
+
 class Provider:
     """Base class of every provider: subclass it, set ``name``, implement ``send``.
 
@@ -58,6 +80,8 @@ class Provider:
     - ``validate_request``: refuse a verification before anything is stored or sent (raise a
       ``PhoneVerifyError``), e.g. when the provider cannot accept the consents given.
     - ``check_configuration``: system-check messages about this provider's options.
+    - ``authenticate_callback`` / ``parse_callback``: for a provider that posts delivery
+      reports to ``webhooks/<name>/...``; the webhook calls them in that order.
     """
 
     name: ClassVar[str]
@@ -88,6 +112,31 @@ class Provider:
     def check_configuration(self) -> list[CheckMessage]:
         """System-check messages about this provider's options (none by default)."""
         return []
+
+    def authenticate_callback(self, callback: InboundCallback) -> None:
+        """Raise ``CallbackRejected`` unless ``callback`` surely comes from this provider.
+
+        Runs before anything of the body is parsed. By default a provider takes no callbacks.
+        """
+        raise NoCallbacks()
+
+    def parse_callback(self, callback: InboundCallback) -> list[StatusReport]:
+        """The reports in an authenticated callback; ``MalformedCallback`` if unreadable."""
+        raise NotImplementedError
+
+    def callback_url(self) -> str:
+        """The absolute URL to give the provider for callbacks to this app, with the first of
+        ``WEBHOOK_SECRETS`` as its secret segment; "" when there is no secret (or no route)."""
+        if not app_settings.WEBHOOK_SECRETS:
+            return ""
+        try:
+            path = reverse(
+                "phone_verify_api:webhook",
+                kwargs={"provider": self.name, "secret": app_settings.WEBHOOK_SECRETS[0]},
+            )
+        except NoReverseMatch:
+            return ""
+        return str(app_settings.PUBLIC_URL).rstrip("/") + path
 
 
 @dataclass(frozen=True)
@@ -218,9 +267,13 @@ class HttpProvider(Provider):
                 response=raw,
             )
         if self.expects_json and not isinstance(payload, dict):
+            # A 2xx page that is not JSON is a hiccup (a proxy's maintenance page): retried.
+            # A 4xx one means we call the wrong thing (a wrong URL): retrying will not help.
             raise self.error(
-                f"{self.name} answered something that is not a JSON object",
-                retryable=True,
+                f"{self.name} answered HTTP {answer.status_code} with something that is not "
+                "a JSON object",
+                retryable=answer.status_code < 400,
+                code=None if answer.status_code < 400 else "provider_error",
                 provider_code="malformed_answer",
                 response=raw,
             )

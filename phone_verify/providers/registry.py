@@ -11,6 +11,7 @@ from .base import Provider
 PROVIDER_CLASSES: dict[str, str] = {
     "console": "phone_verify.providers.console.ConsoleProvider",
     "dqe": "phone_verify.providers.dqe.DqeProvider",
+    "fortytwo": "phone_verify.providers.fortytwo.FortytwoProvider",
 }
 
 _instances: dict[str, Provider] = {}

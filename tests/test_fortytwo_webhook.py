@@ -1,0 +1,219 @@
+"""The Fortytwo delivery webhook: authenticated by its secret URL (and optionally the source
+address) before the body is read; bundled reports applied; duplicates, late, unknown and
+garbage reports handled."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+import responses
+from django.test import override_settings
+
+from phone_verify.models import DeliveryEvent, Verification
+
+from .test_fortytwo import HOOK, PUBLIC, REQUEST_OK, SECRET, URL, result
+
+PHONE = "+33612345678"
+MESSAGE_ID = "14466445287300014003"
+
+
+def report(status: str, message_id: str = MESSAGE_ID, timestamp: int = 1_700_000_000_000) -> dict:
+    return {
+        "type": "SMS",
+        "message_id": message_id,
+        "status": status,
+        "timestamp": timestamp,
+        "micro_timestamp": timestamp * 1000,
+        "to": "33612345678",
+        "sms_from": "MyShop",
+        "viber_from": "",
+        "client_message_id": "",
+        "error_code": 0,
+    }
+
+
+def body(*reports: dict) -> str:
+    return json.dumps({"api_job_id": "job", "client_job_id": "", "data": list(reports)})
+
+
+@pytest.fixture
+def fortytwo_settings(use_provider):
+    with use_provider(
+        "fortytwo",
+        {"URL": URL, "TOKEN": "t"},
+        WEBHOOK_SECRETS=[SECRET, "older-secret-still-accepted"],
+        PUBLIC_URL=PUBLIC,
+    ):
+        yield
+
+
+@pytest.fixture
+def sent(api, fortytwo_settings):
+    with responses.RequestsMock() as mock:
+        mock.post(f"{URL}/1/2fa", json=REQUEST_OK, status=201)
+        response = api.start(PHONE, consents={"sms": True})
+    return Verification.objects.get(pk=response.json()["id"])
+
+
+def post(client, payload: str, path: str = HOOK, **extra):
+    return client.post(path, payload, content_type="application/json", **extra)
+
+
+def statuses(verification):
+    return [(e.kind, e.provider_status, e.applied) for e in verification.events.order_by("id")]
+
+
+def test_a_delivery_report_moves_the_verification_to_delivered(client, sent):
+    response = post(client, body(report("DELIVRD")))
+
+    assert response.status_code == 200
+    assert response.json() == {"received": 1, "matched": 1}
+    sent.refresh_from_db()
+    assert sent.status == "delivered"
+    event = sent.events.get(kind="callback")
+    assert event.occurred_at.timestamp() == 1_700_000_000
+    assert event.raw["sms_from"] == "MyShop"
+
+
+def test_the_older_secret_is_accepted_during_rotation(client, sent):
+    path = HOOK.replace(SECRET, "older-secret-still-accepted")
+    assert post(client, body(report("DELIVRD")), path).status_code == 200
+
+
+@pytest.mark.parametrize("secret", ["wrong", SECRET[:-1], SECRET + "x", "a" * 200])
+def test_a_wrong_secret_is_refused_before_the_body_is_read(client, sent, secret, settings):
+    # Bigger than DATA_UPLOAD_MAX_MEMORY_SIZE: reading request.body would raise and answer 400.
+    huge = "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
+
+    response = post(client, huge, HOOK.replace(SECRET, secret))
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "forbidden"
+    sent.refresh_from_db()
+    assert sent.status == "pending" and not sent.events.filter(kind="callback").exists()
+
+
+def test_without_any_secret_configured_every_callback_is_refused(client, sent, settings):
+    with override_settings(PHONE_VERIFY={**settings.PHONE_VERIFY, "WEBHOOK_SECRETS": []}):
+        assert post(client, body(report("DELIVRD"))).status_code == 403
+
+
+def test_the_source_address_allow_list(client, sent, settings):
+    options = {"URL": URL, "TOKEN": "t", "CALLBACK_IPS": ["80.252.167.60", "10.1.0.0/16"]}
+    with override_settings(
+        PHONE_VERIFY={**settings.PHONE_VERIFY, "PROVIDER_OPTIONS": {"fortytwo": options}}
+    ):
+        refused = post(client, body(report("DELIVRD")), REMOTE_ADDR="127.0.0.1")
+        accepted = post(client, body(report("DELIVRD")), REMOTE_ADDR="10.1.2.3")
+        also = post(client, body(report("DELIVRD")), REMOTE_ADDR="80.252.167.60")
+    assert (refused.status_code, accepted.status_code, also.status_code) == (403, 200, 200)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "not json",
+        "[]",
+        json.dumps({"data": "DELIVRD"}),
+        json.dumps({"api_job_id": "x"}),
+        json.dumps({"data": [{"status": "DELIVRD"}]}),
+        json.dumps({"data": [{"message_id": MESSAGE_ID}]}),
+        json.dumps({"data": [report("DELIVRD"), "junk"]}),
+    ],
+)
+def test_a_malformed_body_answers_400_and_changes_nothing(client, sent, payload):
+    response = post(client, payload)
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "malformed_callback"
+    sent.refresh_from_db()
+    assert sent.status == "pending"
+
+
+def test_a_report_for_an_unknown_message_answers_200_and_is_logged(client, sent, caplog):
+    with caplog.at_level(logging.WARNING, logger="phone_verify"):
+        response = post(client, body(report("DELIVRD", message_id="999")))
+
+    assert response.status_code == 200 and response.json() == {"received": 1, "matched": 0}
+    assert "unknown reference '999'" in caplog.text
+
+
+def test_duplicates_and_late_reports_change_nothing_wrongly(client, sent):
+    for state in ("ENROUTE", "DELIVRD", "DELIVRD", "ACCEPTD", "UNDELIV"):
+        assert post(client, body(report(state))).status_code == 200
+
+    sent.refresh_from_db()
+    assert sent.status == "delivered"
+    assert statuses(sent) == [
+        ("send", "0", True),
+        ("callback", "ENROUTE", True),
+        ("callback", "DELIVRD", True),
+        ("callback", "DELIVRD", False),
+        ("callback", "ACCEPTD", False),
+        ("callback", "UNDELIV", False),  # contradicts the handset's receipt: kept, not applied
+    ]
+
+
+def test_bundled_reports_are_all_applied_in_order(client, sent):
+    response = post(client, body(report("ENROUTE"), report("DELIVRD"), report("ENROUTE")))
+
+    assert response.json() == {"received": 3, "matched": 3}
+    sent.refresh_from_db()
+    assert sent.status == "delivered"
+    assert [applied for _, _, applied in statuses(sent)] == [True, True, True, False]
+
+
+@pytest.mark.parametrize(
+    ("state", "status"),
+    [
+        ("ENROUTE", "sent"),
+        ("ACCEPTD", "sent"),
+        ("UNKNOWN", "sent"),
+        ("DELIVRD", "delivered"),
+        ("UNDELIV", "undeliverable"),
+        ("DELETED", "undeliverable"),
+        ("EXPIRED", "expired"),
+        ("REJECTD", "rejected"),
+        ("SOMETHING_NEW", "pending"),  # not in the table: stored, no change
+    ],
+)
+def test_every_delivery_state(client, sent, state, status):
+    post(client, body(report(state)))
+
+    sent.refresh_from_db()
+    assert sent.status == status
+    event = sent.events.get(kind="callback")
+    assert (event.provider_status, event.applied) == (state, status != "pending")
+
+
+def test_a_report_for_the_first_code_after_a_resend_still_finds_its_verification(
+    api, client, sent, settings
+):
+    with override_settings(PHONE_VERIFY={**settings.PHONE_VERIFY, "RESEND_COOLDOWN": 0}):
+        with responses.RequestsMock() as mock:
+            second = result(0, "Success", result={"message_id": "222"})
+            mock.post(f"{URL}/1/2fa", json=second, status=201)
+            api.post(f"verifications/{sent.pk}/resend/")
+
+    assert post(client, body(report("DELIVRD", message_id=MESSAGE_ID))).json()["matched"] == 1
+    sent.refresh_from_db()
+    assert sent.provider_reference == f"{sent.pk}-2" and sent.status == "delivered"
+
+
+def test_a_provider_without_callbacks_and_an_unknown_one_answer_404(client, sent):
+    for name in ("dqe", "console", "nobody"):
+        path = f"/api/phone-verify/webhooks/{name}/{SECRET}/"
+        assert post(client, body(report("DELIVRD")), path).status_code == 404
+
+
+def test_only_post_is_allowed(client, sent):
+    assert client.get(HOOK).status_code == 405
+
+
+def test_queries_per_callback(client, sent, django_assert_max_num_queries):
+    # per report: find by reference (2 selects: current, then earlier sends), update, insert
+    with django_assert_max_num_queries(4 + 2):
+        post(client, body(report("DELIVRD")))
+    assert DeliveryEvent.objects.filter(kind="callback").count() == 1
