@@ -111,6 +111,8 @@ PHONE_VERIFY = {
             "URL": env("TELESIGN_URL", default="https://rest-ww.telesign.com"),
             "CUSTOMER_ID": env("TELESIGN_CUSTOMER_ID", default=""),
             "API_KEY": env("TELESIGN_API_KEY", default=""),
+            "AUTH": env("TELESIGN_AUTH", default="tsa"),
+            "CODE_MODE": env("TELESIGN_CODE_MODE", default="telesign"),
         },
     },
 }

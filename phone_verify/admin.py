@@ -31,7 +31,17 @@ class ReadOnlyMixin:
 class DeliveryEventInline(ReadOnlyMixin, admin.TabularInline):
     model = DeliveryEvent
     extra = 0
-    fields = ["created_at", "kind", "provider", "provider_status", "status", "applied", "raw"]
+    fields = [
+        "created_at",
+        "kind",
+        "provider",
+        "provider_status",
+        "status",
+        "applied",
+        "occurred_at",
+        "details",
+        "raw",
+    ]
     readonly_fields = fields
     ordering = ["created_at", "id"]
 

@@ -20,6 +20,7 @@ _INT_BOUNDS: dict[str, tuple[int, int]] = {
     "MAX_SENDS": (1, 100),
     "RESEND_COOLDOWN": (0, 86_400),
     "SEND_MAX_RETRIES": (0, 50),
+    "POLL_MAX": (0, 50),
 }
 
 

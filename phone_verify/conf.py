@@ -43,6 +43,8 @@ DEFAULTS: dict[str, Any] = {
     "HTTP_TIMEOUT": (3.05, 10),
     # How often the send task retries a provider fault before giving up.
     "SEND_MAX_RETRIES": 4,
+    # Status polls per code, for providers that are polled (TeleSign); 0: rely on callbacks.
+    "POLL_MAX": 8,
     # Version and language of the consent notice shown to users, kept in each consent record.
     "NOTICE_VERSION": "1",
     # Data controller and purpose written into each consent record.
@@ -96,6 +98,7 @@ class AppSettings:
     WEBHOOK_SECRETS: list[str]
     HTTP_TIMEOUT: float | tuple[float, float]
     SEND_MAX_RETRIES: int
+    POLL_MAX: int
     NOTICE_VERSION: str
     CONTROLLER: str
     CONSENT_PURPOSE: str

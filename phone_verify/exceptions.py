@@ -81,6 +81,13 @@ class CallbackRejected(PhoneVerifyError):
     http_status = 403
 
 
+class CallbackUnauthenticated(CallbackRejected):
+    """A signed callback whose signature is missing or wrong."""
+
+    code = "invalid_signature"
+    http_status = 401
+
+
 class NoCallbacks(CallbackRejected):
     """A callback route for a provider that posts none."""
 

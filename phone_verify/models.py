@@ -55,6 +55,9 @@ class Verification(models.Model):
         related_name="phone_verifications",
     )
     purpose = models.CharField(_("purpose"), max_length=64, default="signup")
+    polls = models.PositiveSmallIntegerField(_("status polls made"), default=0)
+    # While set and in the future, a status poll is in flight: nobody starts another.
+    poll_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("verification")
@@ -104,6 +107,8 @@ class DeliveryEvent(models.Model):
     applied = models.BooleanField(_("changed the status"), default=False)
     occurred_at = models.DateTimeField(_("reported time"), null=True, blank=True)
     raw = models.JSONField(_("raw payload"), null=True, blank=True)
+    # What the provider tells beside the status: price, currency, network (mcc, mnc), parts.
+    details = models.JSONField(_("details"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("delivery event")

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone, translation
 
 from . import signals
@@ -157,6 +158,8 @@ def deliver_code(verification_id: object, send_number: int, *, final_attempt: bo
                 )
             )
             _record_send(verification, send_number, code, result)
+            if provider.polls_status and verification.status in _UNSETTLED:
+                _enqueue("poll_status", verification.pk)
             if record is not None and result.consent_echo is not None:
                 _record_echo(record, verification.provider, result.consent_echo)
     except ProviderError as error:
@@ -222,6 +225,8 @@ def check_code(verification_id: object, code: str, *, ip: str | None = None) -> 
         if verdict is Verdict.VALID:
             _change_status(verification, Status.VERIFIED)
             outcome = CheckOutcome.VERIFIED
+            if provider.reports_completion:
+                _enqueue("report_completion", verification.pk)
         elif verdict is Verdict.EXPIRED:
             _change_status(verification, Status.EXPIRED, reason="expired")
             outcome = CheckOutcome.EXPIRED
@@ -243,10 +248,11 @@ def check_code(verification_id: object, code: str, *, ip: str | None = None) -> 
 def apply_report(report: StatusReport, *, provider: str, kind: str) -> Verification | None:
     """Apply a provider's delivery report (callback or poll) and keep it as a DeliveryEvent.
 
-    Reports only move a verification forward; a duplicate or late one is stored with
-    ``applied=False`` and changes nothing. The report's reference may be the verification's
-    current one, or any a send of it was given (an earlier send's, a message id). A report for an
-    unknown reference is logged and dropped (None).
+    Reports only move a verification forward: one that does not (late, or older than the last
+    report applied) is stored with ``applied=False`` and changes nothing; a replay of a report
+    already stored (same reference, provider status and time) is dropped. The report's reference
+    may be the verification's current one, or any a send of it was given (an earlier send's, a
+    message id). A report for an unknown reference is logged and dropped (None).
     """
     with transaction.atomic():
         verification = _find_by_reference(provider, report.provider_reference)
@@ -255,8 +261,23 @@ def apply_report(report: StatusReport, *, provider: str, kind: str) -> Verificat
                 "%s report for unknown reference %r", provider, report.provider_reference
             )
             return None
-        applied = Status(verification.status).accepts_report(report.status) and _change_status(
-            verification, report.status, reason=report.provider_status
+        if report.occurred_at is not None:
+            events = verification.events.filter(occurred_at__isnull=False)
+            if events.filter(
+                provider_reference=report.provider_reference,
+                provider_status=str(report.provider_status)[:64],
+                occurred_at=report.occurred_at,
+            ).exists():
+                logger.info("%s report replayed for %s: dropped", provider, verification.pk)
+                return verification
+            newest = events.filter(applied=True).order_by("-occurred_at").first()
+            stale = newest is not None and newest.occurred_at > report.occurred_at
+        else:
+            stale = False
+        applied = (
+            not stale
+            and Status(verification.status).accepts_report(report.status)
+            and _change_status(verification, report.status, reason=report.provider_status)
         )
         if applied:
             verification.save(update_fields=_STATUS_FIELDS)
@@ -354,6 +375,78 @@ def _find(queryset: Any, verification_id: object) -> Verification:
         raise VerificationNotFound() from None
 
 
+def poll_delivery(verification_id: object) -> bool:
+    """Ask the provider for the delivery status of a verification's current code, once.
+
+    Only one poll of a verification is ever in flight: a poll first takes a lease on the row
+    (an atomic conditional update), and a poll that cannot get it does nothing. The provider is
+    called outside any transaction, so checks and callbacks are never kept waiting. Answers
+    whether another poll should follow: delivery not settled yet (pending or sent), fewer than
+    ``POLL_MAX`` polls of this code, and the code not expired.
+    """
+    now = timezone.now()
+    lease = now + dt.timedelta(seconds=_poll_lease_seconds())
+    claimed = (
+        Verification.objects.filter(pk=verification_id, sends_done__gt=0)
+        .filter(status__in=_UNSETTLED)
+        .filter(Q(poll_lease_until__isnull=True) | Q(poll_lease_until__lt=now))
+        .filter(polls__lt=app_settings.POLL_MAX, expires_at__gt=now)
+        .update(poll_lease_until=lease, polls=F("polls") + 1)
+    )
+    if not claimed:
+        return False
+    verification = Verification.objects.get(pk=verification_id)
+    provider = get_provider(verification.provider)
+    try:
+        report = provider.poll(verification.provider_reference)
+    except ProviderError as error:
+        logger.warning("poll of verification %s failed: %s", verification.pk, error.code)
+        report = None
+    finally:
+        Verification.objects.filter(pk=verification_id).update(poll_lease_until=None)
+    if report is not None:
+        verification = apply_report(report, provider=provider.name, kind=DeliveryEvent.Kind.POLL)
+        verification = verification or Verification.objects.get(pk=verification_id)
+    verification.refresh_from_db(fields=["status", "polls", "expires_at"])
+    return (
+        verification.status in _UNSETTLED
+        and verification.polls < app_settings.POLL_MAX
+        and verification.expires_at > timezone.now()
+    )
+
+
+def report_completion(verification_id: object) -> None:
+    """Tell the provider a code we generated was entered right (TeleSign's completion).
+
+    A retryable provider fault is raised for the task to retry; a refusal is logged: the
+    verification is done either way.
+    """
+    verification = get_verification(verification_id)
+    try:
+        get_provider(verification.provider).report_completion(verification.provider_reference)
+    except ProviderError as error:
+        if error.retryable:
+            raise
+        logger.error(
+            "completion of verification %s refused by %s: %s (%s)",
+            verification.pk,
+            error.provider,
+            error.code,
+            error.provider_code,
+        )
+
+
+# Delivery not settled: worth polling. Delivered and the endings are not.
+_UNSETTLED = (Status.PENDING, Status.SENT)
+
+
+def _poll_lease_seconds() -> float:
+    """Longer than any one provider call can take (connect + read timeouts, with margin)."""
+    timeout = app_settings.HTTP_TIMEOUT
+    total = sum(timeout) if isinstance(timeout, list | tuple) else float(timeout)
+    return 2 * total + 5
+
+
 def _find_by_reference(provider: str, reference: str) -> Verification | None:
     if not reference:
         return None
@@ -367,9 +460,16 @@ def _find_by_reference(provider: str, reference: str) -> Verification | None:
 
 
 def _enqueue_send(verification_id: uuid.UUID, send_number: int) -> None:
-    from .tasks import send_code
+    _enqueue("send_code", verification_id, send_number)
 
-    transaction.on_commit(lambda: send_code.delay(str(verification_id), send_number), robust=True)
+
+def _enqueue(task_name: str, *args: Any) -> None:
+    """Run a task once the current transaction commits (never for a rolled-back change)."""
+    from . import tasks
+
+    task = getattr(tasks, task_name)
+    arguments = [str(arg) if isinstance(arg, uuid.UUID) else arg for arg in args]
+    transaction.on_commit(lambda: task.delay(*arguments), robust=True)
 
 
 def _latest_consent(verification: Verification) -> ConsentRecord | None:
@@ -443,8 +543,9 @@ def _record_send(
         if code and not Status(verification.status).is_final
         else ""
     )
+    verification.polls = 0  # POLL_MAX counts per code
     verification.save(
-        update_fields=["sends_done", "provider_reference", "expires_at", *_STATUS_FIELDS]
+        update_fields=["sends_done", "provider_reference", "expires_at", "polls", *_STATUS_FIELDS]
     )
     report = StatusReport(
         # the message id when there is one: that is what delivery reports name
@@ -507,6 +608,7 @@ def _add_event(
         applied=applied,
         occurred_at=report.occurred_at,
         raw=report.raw,
+        details=report.extra,
     )
 
 

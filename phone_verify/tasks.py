@@ -32,3 +32,25 @@ def send_code(self, verification_id: str, send_number: int) -> None:  # type: ig
         raise self.retry(
             exc=exc, countdown=backoff(self.request.retries), max_retries=None
         ) from exc
+
+
+@shared_task(bind=True, ignore_result=True)
+def poll_status(self, verification_id: str, poll_number: int = 0) -> None:  # type: ignore[no-untyped-def]
+    """Poll a verification's delivery status, then again with backoff until it is final,
+    ``POLL_MAX`` polls were made or the code expired (``services.poll_delivery`` decides).
+
+    Without a worker (eager tasks), only the first poll runs: a chain would spin in-process
+    with no delay between polls, so the rest is left to callbacks.
+    """
+    if services.poll_delivery(verification_id) and not self.request.is_eager:
+        poll_status.apply_async(
+            (verification_id, poll_number + 1), countdown=backoff(poll_number + 1)
+        )
+
+
+@shared_task(
+    bind=True, autoretry_for=(ProviderError,), retry_backoff=True, max_retries=5, ignore_result=True
+)
+def report_completion(self, verification_id: str) -> None:  # type: ignore[no-untyped-def]
+    """Tell the provider a code we generated was verified; provider faults are retried."""
+    services.report_completion(verification_id)

@@ -70,6 +70,50 @@ class Process:
                 self.popen.wait()
 
 
+def start_worker(env: dict[str, str]) -> Process:
+    """A real Celery worker of the example project (solo pool), once it says it is ready."""
+    worker = Process(
+        [
+            "-m",
+            "celery",
+            "-A",
+            "example_project",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        env,
+    )
+    try:
+        worker.wait_for(r"ready\.", timeout=60)
+    except AssertionError:
+        worker.stop()
+        raise
+    return worker
+
+
+def redis_url() -> str:
+    """The Redis database the worker tests use (flushed by them)."""
+    return os.environ.get("PHONE_VERIFY_TEST_REDIS", "redis://127.0.0.1:6379/15")
+
+
+def require_redis() -> None:
+    """Skip without Redis, unless PHONE_VERIFY_REQUIRE_SERVICES says a skip is a failure."""
+    import pytest
+    import redis
+
+    try:
+        redis.Redis.from_url(redis_url()).ping()
+    except redis.ConnectionError:
+        if os.environ.get("PHONE_VERIFY_REQUIRE_SERVICES"):
+            raise
+        pytest.skip(f"needs Redis at {redis_url()}")
+    redis.Redis.from_url(redis_url()).flushdb()
+
+
 def manage(env: dict[str, str], *args: str) -> None:
     subprocess.run(
         [sys.executable, "manage.py", *args],

@@ -72,3 +72,32 @@ def test_simultaneous_resends_send_one_code(settings):
     assert results.count("resend_too_soon") == 9
     assert len(console_outbox) == 1
     assert Verification.objects.get().sends == 2
+
+
+def test_simultaneous_polls_of_one_verification_call_the_provider_once(use_provider):
+    """Ten workers poll the same verification at once; the provider answers slowly."""
+    import time
+
+    from .fake_server import running
+    from .fake_telesign import API_KEY, CUSTOMER_ID, FakeTeleSign
+
+    class SlowFake(FakeTeleSign):
+        def delay(self) -> float:
+            return 0.5
+
+    fake = SlowFake()
+    with running(fake) as url:
+        options = {"URL": url, "CUSTOMER_ID": CUSTOMER_ID, "API_KEY": API_KEY}
+        with use_provider("telesign", options, POLL_MAX=5):
+            verification = services.start_verification(PHONE)  # sends, then polls once
+            time.sleep(0.1)
+            fake.requests.clear()
+
+            again = in_threads(10, lambda: services.poll_delivery(verification.pk))
+
+    polls = [r for r in fake.requests if r.method == "GET"]
+    assert len(polls) == 1
+    assert again.count(True) == 1 and again.count(False) == 9
+    verification.refresh_from_db()
+    assert verification.poll_lease_until is None and verification.polls == 2
+    assert verification.status == "pending"  # the fake says 290: still in progress

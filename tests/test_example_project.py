@@ -7,14 +7,12 @@ file), so they do not need pytest-django's.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 
 import pytest
-import redis
 import requests
 
-from .processes import Process, manage, start_server
+from .processes import Process, manage, redis_url, require_redis, start_server, start_worker
 
 PHONE = "+33612345678"
 CODE_LINE = r"phone_verify console: code (\d{6}) for \+33 6"
@@ -68,38 +66,13 @@ def test_demo_server_on_sqlite_with_the_console_provider(demo_env):
     assert granted == ["email", "post5", "sms", "sms2"]
 
 
-def redis_url() -> str:
-    return os.environ.get("PHONE_VERIFY_TEST_REDIS", "redis://127.0.0.1:6379/15")
-
-
 @pytest.mark.services
 def test_the_same_flow_through_a_real_celery_worker_and_redis(demo_env):
-    try:
-        redis.Redis.from_url(redis_url()).ping()
-    except redis.ConnectionError:
-        if os.environ.get("PHONE_VERIFY_REQUIRE_SERVICES"):
-            raise
-        pytest.skip(f"needs Redis at {redis_url()}")
-    redis.Redis.from_url(redis_url()).flushdb()
+    require_redis()
     env = {**demo_env, "CELERY_BROKER_URL": redis_url()}
-    worker = Process(
-        [
-            "-m",
-            "celery",
-            "-A",
-            "example_project",
-            "worker",
-            "--pool=solo",
-            "--loglevel=INFO",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        env,
-    )
+    worker = start_worker(env)
     server = None
     try:
-        worker.wait_for(r"ready\.", timeout=60)
         server, url = start_server(env)
         verification_id = run_flow(url, worker)  # the code is printed by the worker
     finally:

@@ -85,8 +85,14 @@ class Provider:
     """
 
     name: ClassVar[str]
-    generates_code: ClassVar[bool] = False
+    generates_code: bool = False
     sends_consents: ClassVar[bool] = False
+    #: True when delivery status can be asked for (then implement ``poll``); services poll
+    #: after each send, with backoff, while the verification is open (``POLL_MAX``).
+    polls_status: ClassVar[bool] = False
+    #: True when the provider wants to be told a code we generated was entered right (then
+    #: implement ``report_completion``).
+    reports_completion: bool = False
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         self.options: Mapping[str, Any] = options or {}
@@ -113,6 +119,14 @@ class Provider:
         """System-check messages about this provider's options (none by default)."""
         return []
 
+    def poll(self, provider_reference: str) -> StatusReport:
+        """The current delivery status of one code (only when ``polls_status``)."""
+        raise NotImplementedError(f"{self.name} cannot be polled")
+
+    def report_completion(self, provider_reference: str) -> None:
+        """Tell the provider the code was entered right (only when ``reports_completion``)."""
+        raise NotImplementedError(f"{self.name} takes no completion report")
+
     def authenticate_callback(self, callback: InboundCallback) -> None:
         """Raise ``CallbackRejected`` unless ``callback`` surely comes from this provider.
 
@@ -124,16 +138,23 @@ class Provider:
         """The reports in an authenticated callback; ``MalformedCallback`` if unreadable."""
         raise NotImplementedError
 
+    #: True when the provider signs its callbacks: their URL then carries no secret.
+    signs_callbacks: ClassVar[bool] = False
+
     def callback_url(self) -> str:
-        """The absolute URL to give the provider for callbacks to this app, with the first of
-        ``WEBHOOK_SECRETS`` as its secret segment; "" when there is no secret (or no route)."""
-        if not app_settings.WEBHOOK_SECRETS:
-            return ""
+        """The absolute URL to give the provider for callbacks to this app: with the first of
+        ``WEBHOOK_SECRETS`` as its secret segment, or none when the provider signs them;
+        "" when there is no secret to give (or the app's URLs are not mounted)."""
         try:
-            path = reverse(
-                "phone_verify_api:webhook",
-                kwargs={"provider": self.name, "secret": app_settings.WEBHOOK_SECRETS[0]},
-            )
+            if self.signs_callbacks:
+                path = reverse("phone_verify_api:webhook-signed", kwargs={"provider": self.name})
+            elif app_settings.WEBHOOK_SECRETS:
+                path = reverse(
+                    "phone_verify_api:webhook",
+                    kwargs={"provider": self.name, "secret": app_settings.WEBHOOK_SECRETS[0]},
+                )
+            else:
+                return ""
         except NoReverseMatch:
             return ""
         return str(app_settings.PUBLIC_URL).rstrip("/") + path
@@ -145,7 +166,7 @@ class ProviderRequest:
 
     method: str
     url: str
-    data: Mapping[str, Any] | None = None  # form-encoded body
+    data: Mapping[str, Any] | str | None = None  # form-encoded body (a str: already encoded)
     params: Mapping[str, Any] | None = None  # query string
     json: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)

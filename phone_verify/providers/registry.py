@@ -12,6 +12,7 @@ PROVIDER_CLASSES: dict[str, str] = {
     "console": "phone_verify.providers.console.ConsoleProvider",
     "dqe": "phone_verify.providers.dqe.DqeProvider",
     "fortytwo": "phone_verify.providers.fortytwo.FortytwoProvider",
+    "telesign": "phone_verify.providers.telesign.TeleSignProvider",
 }
 
 _instances: dict[str, Provider] = {}
