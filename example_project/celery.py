@@ -9,3 +9,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_project.settings")
 app = Celery("example_project")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# ``celery -A example_project beat`` runs the periodic jobs: identity prefill data is blanked
+# once PHONE_VERIFY["PREFILL_RETENTION"] has passed (the purge_prefills command does the same).
+app.conf.beat_schedule = {
+    "phone-verify-purge-prefills": {
+        "task": "phone_verify.tasks.purge_prefills",
+        "schedule": 15 * 60,
+    },
+}

@@ -5,6 +5,7 @@ Phone numbers are masked in lists; codes (and their hashes) are never shown.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import admin
@@ -12,7 +13,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from .consents import CONSENT_KEYS
-from .models import ConsentEcho, ConsentRecord, DeliveryEvent, Verification
+from .models import ConsentEcho, ConsentRecord, DeliveryEvent, IdentityPrefill, Verification
 
 
 class ReadOnlyMixin:
@@ -142,3 +143,44 @@ class ConsentRecordAdmin(ReadOnlyMixin, admin.ModelAdmin):
     @admin.display(description=_("seal intact"), boolean=True)
     def seal_ok(self, obj: ConsentRecord) -> bool:
         return obj.seal_is_valid()
+
+
+def mask_identity(value: Any) -> Any:
+    """Identity data as staff see it: each text's first character, then stars."""
+    if isinstance(value, dict):
+        return {key: mask_identity(item) for key, item in value.items()}
+    text = str(value or "")
+    return text[:1] + "*" * (len(text) - 1)
+
+
+@admin.register(IdentityPrefill)
+class IdentityPrefillAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Prefills for support: who, when, which operator, how it ended; identity data masked."""
+
+    list_display = ["masked_phone", "status", "operator", "error", "created_at", "purged_at"]
+    list_filter = ["status", "operator", "error", "created_at"]
+    date_hierarchy = "created_at"
+    fields = [
+        "masked_phone",
+        "status",
+        "scope",
+        "operator",
+        "error",
+        "error_id",
+        "error_type",
+        "polls",
+        "masked_data",
+        "created_at",
+        "token_expires_at",
+        "completed_at",
+        "purged_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("phone number"), ordering="phone_number")
+    def masked_phone(self, obj: IdentityPrefill) -> str:
+        return obj.masked_phone
+
+    @admin.display(description=_("identity data (masked)"))
+    def masked_data(self, obj: IdentityPrefill) -> str:
+        return json.dumps(mask_identity(obj.data), ensure_ascii=False) if obj.data else "-"

@@ -21,6 +21,7 @@ _INT_BOUNDS: dict[str, tuple[int, int]] = {
     "RESEND_COOLDOWN": (0, 86_400),
     "SEND_MAX_RETRIES": (0, 50),
     "POLL_MAX": (0, 50),
+    "PREFILL_RETENTION": (60, 30 * 86_400),
 }
 
 

@@ -45,6 +45,8 @@ DEFAULTS: dict[str, Any] = {
     "SEND_MAX_RETRIES": 4,
     # Status polls per code, for providers that are polled (TeleSign); 0: rely on callbacks.
     "POLL_MAX": 8,
+    # Seconds identity prefill data is kept before ``purge_prefills`` blanks it.
+    "PREFILL_RETENTION": 3600,
     # Version and language of the consent notice shown to users, kept in each consent record.
     "NOTICE_VERSION": "1",
     # Data controller and purpose written into each consent record.
@@ -99,6 +101,7 @@ class AppSettings:
     HTTP_TIMEOUT: float | tuple[float, float]
     SEND_MAX_RETRIES: int
     POLL_MAX: int
+    PREFILL_RETENTION: int
     NOTICE_VERSION: str
     CONTROLLER: str
     CONSENT_PURPOSE: str

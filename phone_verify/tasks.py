@@ -10,7 +10,7 @@ import random
 
 from celery import shared_task
 
-from . import services
+from . import prefills, services
 from .conf import app_settings
 from .exceptions import ProviderError
 
@@ -54,3 +54,19 @@ def poll_status(self, verification_id: str, poll_number: int = 0) -> None:  # ty
 def report_completion(self, verification_id: str) -> None:  # type: ignore[no-untyped-def]
     """Tell the provider a code we generated was verified; provider faults are retried."""
     services.report_completion(verification_id)
+
+
+@shared_task(bind=True, ignore_result=True)
+def poll_prefill(self, prefill_id: str) -> None:  # type: ignore[no-untyped-def]
+    """Poll DQE for a prefill's identity data, then again after the delay the service gives,
+    until it is settled (bounded by the token's lifetime). Eager tasks run one poll; a read of
+    the prefill triggers the next when it is due."""
+    delay = prefills.poll_prefill(prefill_id)
+    if delay is not None and not self.request.is_eager:
+        poll_prefill.apply_async((prefill_id,), countdown=delay)
+
+
+@shared_task(ignore_result=True)
+def purge_prefills() -> int:
+    """Blank identity data past ``PREFILL_RETENTION`` (for a Celery beat schedule)."""
+    return prefills.purge_prefills()

@@ -21,7 +21,7 @@ class Api:
         self.client = APIClient()
         self._capture = capture
 
-    def _call(self, method: str, path: str, data: Any = None, **extra: Any) -> Any:
+    def request(self, method: str, path: str, data: Any = None, **extra: Any) -> Any:
         url = path if path.startswith("/") else API + path
         extra.setdefault("format", "json")
         if extra["format"] is None:
@@ -30,11 +30,11 @@ class Api:
             return getattr(self.client, method)(url, data, **extra)
 
     def post(self, path: str, data: Any = None, **extra: Any) -> Any:
-        return self._call("post", path, data, **extra)
+        return self.request("post", path, data, **extra)
 
     def get(self, path: str, **extra: Any) -> Any:
         extra["format"] = None
-        return self._call("get", path, None, **extra)
+        return self.request("get", path, None, **extra)
 
     def start(self, phone: str = "+33612345678", **body: Any) -> Any:
         return self.post("verifications/", {"phone_number": phone, **body})

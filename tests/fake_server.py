@@ -1,6 +1,6 @@
 """The HTTP part shared by the fake providers: a threaded server on 127.0.0.1 handing each
-request to ``fake.handle(request)`` and writing its ``(status, body)`` answer (JSON, or a str
-sent as is, for garbage on demand)."""
+request to ``fake.handle(request)`` and writing its ``(status, body)`` or ``(status, body,
+headers)`` answer (body as JSON, or a str sent as is, for garbage on demand)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ class FakeRequest:
 
 
 class Fake(Protocol):
-    def handle(self, request: FakeRequest) -> tuple[int, Any]: ...
+    def handle(self, request: FakeRequest) -> tuple[Any, ...]: ...
 
     def delay(self) -> float:
         """Seconds to wait after handling a request and before answering it."""
@@ -42,13 +42,16 @@ def serve(fake: Fake, port: int = 0) -> ThreadingHTTPServer:
             request = FakeRequest(
                 self.command, url.path, url.query, dict(self.headers), self.rfile.read(length)
             )
-            status, body = fake.handle(request)
+            status, body, *extra = fake.handle(request)
+            headers = extra[0] if extra else {}
             time.sleep(fake.delay())
             data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
             except (BrokenPipeError, ConnectionResetError):

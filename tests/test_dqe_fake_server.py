@@ -3,6 +3,10 @@ from the example project started as a user would start it (``PHONE_VERIFY_PROVID
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
+
 import pytest
 import requests
 
@@ -10,9 +14,10 @@ from phone_verify.models import ConsentEcho, Verification
 
 from .fake_dqe import FakeDqe
 from .fake_server import running
-from .processes import manage, start_server
+from .processes import free_port, manage, start_server
 
 PHONE = "+33612345678"
+FIXTURES = Path(__file__).parent / "fixtures" / "dqe"
 CONSENTS = {"sms": True, "email": True, "sms2": True, "phone3": True, "post5": True}
 
 
@@ -104,3 +109,73 @@ def test_the_example_project_with_dqe_against_the_fake(tmp_path, fake_dqe):
     assert flags == {"Sms": "1", "Email": "1", "Phonecom": "0", "Post": "0"}
     assert (msg["SMS2"], msg["PHONE3"], msg["POST5"], msg["EMAIL2"]) == ("1", "1", "1", "0")
     assert verif == {"Phone": "33612345678", "Token": next(iter(fake.sms)), "Pin": pin}
+
+
+def start_project(tmp_path, dqe_url):
+    port = free_port()
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'prefill.sqlite3'}",
+        "DJANGO_SETTINGS_MODULE": "example_project.settings",
+        "CELERY_BROKER_URL": "",
+        "DQE_URL": dqe_url,
+        "DQE_LICENCE": "LIC-FAKE",
+        "DQE_COMPANY": "MYSHOP",
+        "DQE_CLIENT_SECRET": "TEST-SECRET",
+        "PHONE_VERIFY_PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
+    manage(env, "migrate", "--noinput")
+    return start_server(env, port=port)
+
+
+def wait_for_prefill(browser, url, timeout=20):
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = browser.get(url).json()
+        if answer["status"] != "pending" or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.3)
+
+
+def test_the_example_project_prefills_from_the_fake_operator(tmp_path, fake_dqe):
+    fake, dqe_url = fake_dqe
+    fake.client_secret = "TEST-SECRET"
+    server, url = start_project(tmp_path, dqe_url)
+    browser = requests.Session()  # one browser: its session cookie goes along
+    try:
+        started = browser.post(f"{url}/api/phone-verify/prefills/", json={"phone_number": PHONE})
+        assert started.status_code == 202, started.text
+        prefill = started.json()
+        assert prefill["status"] == "pending"
+        assert prefill["redirect_url"].startswith(f"{dqe_url}/operator/")
+        # The operator's page sends the browser back through our return view, then home.
+        back = browser.get(prefill["redirect_url"])
+        assert back.status_code == 200 and back.url == f"{url}/"
+        answer = wait_for_prefill(browser, f"{url}/api/phone-verify/prefills/{prefill['id']}/")
+        stranger = requests.get(f"{url}/api/phone-verify/prefills/{prefill['id']}/")
+    finally:
+        server.stop()
+
+    assert answer["status"] == "success", answer
+    seed = json.loads((FIXTURES / "idmobile_success.json").read_text())["formfilling"]
+    assert answer["data"] == seed
+    assert stranger.status_code == 404 and "data" not in stranger.json()
+    retrievals = [params for _, path, params in fake.requests if path == "/GET/"]
+    assert len(retrievals) == fake.pending_polls + 1  # pending, pending, success: no more
+
+
+def test_an_expired_token_ends_the_prefill_in_a_clear_error(tmp_path, fake_dqe):
+    fake, dqe_url = fake_dqe
+    fake.client_secret, fake.token_ttl, fake.pending_polls = "TEST-SECRET", 3, 1000
+    server, url = start_project(tmp_path, dqe_url)
+    browser = requests.Session()
+    try:
+        prefill = browser.post(
+            f"{url}/api/phone-verify/prefills/", json={"phone_number": PHONE}
+        ).json()
+        browser.get(prefill["redirect_url"])
+        answer = wait_for_prefill(browser, f"{url}/api/phone-verify/prefills/{prefill['id']}/")
+    finally:
+        server.stop()
+
+    assert (answer["status"], answer["code"]) == ("error", "token_expired")
+    assert answer["detail"]

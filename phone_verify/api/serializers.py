@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..consents import CONSENT_KEYS
-from ..models import Verification
+from ..models import IdentityPrefill, Verification
 from ..status import Status
 
 CONSENTS_SCHEMA = {
@@ -86,3 +86,33 @@ class ErrorSerializer(serializers.Serializer):
 
 class InvalidCodeSerializer(ErrorSerializer):
     attempts_left = serializers.IntegerField()
+
+
+class StartPrefillSerializer(serializers.Serializer):
+    phone_number = StringField(max_length=32, help_text="E.164, or national with country")
+    country = StringField(
+        min_length=3, max_length=3, required=False, help_text="ISO-3166 alpha-3, e.g. FRA"
+    )
+    return_url = StringField(
+        max_length=2048,
+        required=False,
+        help_text="Page of this site the browser comes back to (default: the Referer, or /)",
+    )
+
+
+class StartedPrefillSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=IdentityPrefill.Status.choices)
+    redirect_url = serializers.URLField(
+        source="operator_url", help_text="Send the browser here: the operator asks for consent"
+    )
+
+
+class PrefillSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=IdentityPrefill.Status.choices)
+    data = serializers.JSONField(
+        allow_null=True, help_text="The operator's formfilling fields once status is success"
+    )
+    code = serializers.CharField(required=False, help_text="Why it ended, when status is error")
+    detail = serializers.CharField(required=False)

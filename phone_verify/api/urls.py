@@ -17,6 +17,9 @@ urlpatterns = [
     ),
     path("verifications/<str:pk>/check/", views.CheckCodeView.as_view(), name="verification-check"),
     path("verifications/<str:pk>/resend/", views.ResendView.as_view(), name="verification-resend"),
+    path("prefills/", views.PrefillListView.as_view(), name="prefill-list"),
+    path("prefills/<str:pk>/", views.PrefillDetailView.as_view(), name="prefill-detail"),
+    path("prefills/<str:pk>/return/", views.prefill_return, name="prefill-return"),
     path("webhooks/<slug:provider>/<str:secret>/", webhooks.WebhookView.as_view(), name="webhook"),
     path("webhooks/<slug:provider>/", webhooks.WebhookView.as_view(), name="webhook-signed"),
 ]

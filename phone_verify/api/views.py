@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -15,8 +17,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import services
-from ..models import ConsentRecord
+from .. import prefills, services, tasks
+from ..models import ConsentRecord, IdentityPrefill
 from ..status import CheckOutcome
 from . import errors
 from .serializers import (
@@ -24,6 +26,9 @@ from .serializers import (
     CheckedSerializer,
     ErrorSerializer,
     InvalidCodeSerializer,
+    PrefillSerializer,
+    StartedPrefillSerializer,
+    StartPrefillSerializer,
     StartVerificationSerializer,
     VerificationSerializer,
 )
@@ -136,3 +141,69 @@ class ResendView(PhoneVerifyView):
     def post(self, request: Request, pk: str) -> Response:
         verification = services.resend(pk)
         return Response(VerificationSerializer(verification).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PrefillListView(PhoneVerifyView):
+    @extend_schema(
+        operation_id="start_prefill",
+        request=StartPrefillSerializer,
+        responses={
+            202: StartedPrefillSerializer,
+            400: ErrorSerializer,
+            415: ErrorSerializer,
+            503: OpenApiResponse(ErrorSerializer, description="prefill not available now"),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        serializer = StartPrefillSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        prefill = prefills.start_prefill(
+            data["phone_number"],
+            session=request.session,
+            country=data.get("country"),
+            return_url=_same_site_url(
+                request, data.get("return_url") or request.headers.get("Referer")
+            ),
+        )
+        return Response(StartedPrefillSerializer(prefill).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PrefillDetailView(PhoneVerifyView):
+    @extend_schema(
+        operation_id="get_prefill",
+        responses={200: PrefillSerializer, 404: ErrorSerializer},
+    )
+    def get(self, request: Request, pk: str) -> Response:
+        prefill = prefills.get_prefill(pk, request.session)
+        if prefills.poll_due(prefill):
+            # Without a worker this runs the poll now; with one, the lease keeps it single.
+            tasks.poll_prefill.delay(str(prefill.pk))
+            prefill.refresh_from_db()
+        body: dict[str, Any] = {"id": prefill.pk, "status": prefill.status, "data": prefill.data}
+        if prefill.status == IdentityPrefill.Status.ERROR:
+            body.update(code=prefill.error, detail=prefills.error_detail(prefill))
+        return Response(PrefillSerializer(body).data)
+
+
+def prefill_return(request: HttpRequest, pk: str) -> HttpResponse:
+    """The ``redirect_uri`` DQE sends the browser back to, with ``token`` and ``status``."""
+    try:
+        prefill = prefills.prefill_returned(
+            pk,
+            request.session,
+            token=request.GET.get("token", ""),
+            status=request.GET.get("status", ""),
+        )
+    except prefills.PrefillNotFound as error:
+        return JsonResponse(error.as_dict(), status=error.http_status)
+    return HttpResponseRedirect(prefill.return_url)
+
+
+def _same_site_url(request: Request, url: str | None) -> str:
+    """``url`` if it points into this site, else ``/``: never an open redirect."""
+    if url and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return url
+    return "/"
