@@ -70,6 +70,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+LOGIN_URL = "/admin/login/"
+LOCALE_PATHS = [BASE_DIR / "example_project" / "locale"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # --- Celery: a broker if one is named, otherwise tasks run in-process ---------------------

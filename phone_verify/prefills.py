@@ -28,10 +28,10 @@ from .exceptions import PhoneVerifyError, ProviderError, VerificationNotFound
 from .models import IdentityPrefill
 from .phones import mask_phone, parse_phone
 from .providers.dqe_idmobile import CONSENT_ERRORS, RETRIEVAL_ERRORS, IdMobile, IdMobileFailure
+from .session import remember, remembers
 
 logger = logging.getLogger("phone_verify")
 
-SESSION_KEY = "phone_verify_prefills"  # the ids of the prefills this browser session started
 MAX_POLL_INTERVAL = 15  # seconds; DQE suggests about 2
 POLL_LEASE = dt.timedelta(seconds=60)
 
@@ -72,7 +72,7 @@ def start_prefill(
         "phone_verify_api:prefill-return", kwargs={"pk": str(prefill_id)}
     )
     consent = client.request_consent(parsed.e164, redirect_uri)
-    session[SESSION_KEY] = [*session.get(SESSION_KEY, [])[-19:], str(prefill_id)]
+    remember(session, "prefills", prefill_id)
     if hasattr(session, "save") and not getattr(session, "session_key", None):
         session.save()  # a new session gets its key now, for the hash below
     prefill = IdentityPrefill.objects.create(
@@ -91,13 +91,9 @@ def start_prefill(
     return prefill
 
 
-def session_may_read(session: MutableMapping[str, Any], prefill_id: object) -> bool:
-    return str(prefill_id) in session.get(SESSION_KEY, [])
-
-
 def get_prefill(prefill_id: object, session: MutableMapping[str, Any]) -> IdentityPrefill:
     """The prefill, for the session that started it only (others get ``PrefillNotFound``)."""
-    if not session_may_read(session, prefill_id):
+    if not remembers(session, "prefills", prefill_id):
         raise PrefillNotFound()
     prefill = IdentityPrefill.objects.filter(pk=prefill_id).first()
     if prefill is None:
@@ -243,6 +239,5 @@ __all__ = [
     "poll_prefill",
     "prefill_returned",
     "purge_prefills",
-    "session_may_read",
     "start_prefill",
 ]

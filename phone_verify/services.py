@@ -415,6 +415,16 @@ def poll_delivery(verification_id: object) -> bool:
     )
 
 
+def link_user(verification_id: object, user: Any) -> None:
+    """Tie a verified verification to the user whose phone it proved; a verification proves
+    one account only (``VerificationClosed`` if it is already tied or not verified)."""
+    linked = Verification.objects.filter(
+        pk=verification_id, status=Status.VERIFIED, user__isnull=True
+    ).update(user=user)
+    if not linked:
+        raise VerificationClosed()
+
+
 def report_completion(verification_id: object) -> None:
     """Tell the provider a code we generated was entered right (TeleSign's completion).
 
@@ -615,6 +625,7 @@ def _add_event(
 __all__ = [
     "apply_report",
     "check_code",
+    "link_user",
     "current_consent",
     "deliver_code",
     "get_verification",

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
-from django.test import override_settings
+from django.test import Client, override_settings
 from rest_framework.test import APIClient
 
 from phone_verify.providers.console import outbox as console_outbox
@@ -46,6 +46,24 @@ class Api:
 @pytest.fixture
 def api(db: None, django_capture_on_commit_callbacks: Any) -> Api:
     return Api(django_capture_on_commit_callbacks)
+
+
+class CommittingClient(Client):
+    """Django's test client, with the on_commit callbacks of each request run, as in
+    production (sending the code happens there)."""
+
+    capture: Any = None
+
+    def request(self, **request: Any) -> Any:
+        with self.capture(execute=True):
+            return super().request(**request)
+
+
+@pytest.fixture
+def web(db: None, django_capture_on_commit_callbacks: Any) -> CommittingClient:
+    client = CommittingClient()
+    client.capture = django_capture_on_commit_callbacks
+    return client
 
 
 @pytest.fixture

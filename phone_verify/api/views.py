@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from .. import prefills, services, tasks
 from ..models import ConsentRecord, IdentityPrefill
+from ..session import remember
 from ..status import CheckOutcome
 from . import errors
 from .serializers import (
@@ -87,6 +88,10 @@ class VerificationListView(PhoneVerifyView):
             user=request.user,
             method=ConsentRecord.Method.API,
         )
+        if request.session.session_key:
+            # A browser on a page with our form: the form will accept this verification only
+            # from this session. Clients without a session cookie do not create one here.
+            remember(request.session, "verifications", verification.pk)
         return Response(VerificationSerializer(verification).data, status=status.HTTP_201_CREATED)
 
 

@@ -1,0 +1,49 @@
+"""The example project's pages: a signup page with phone verification, and "my consents"."""
+
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+
+from phone_verify import services
+from phone_verify.models import ConsentRecord, Verification
+
+from .forms import SignupForm, WithdrawForm
+
+
+def signup(request):
+    form = SignupForm(request.POST or None, request=request)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("consents")
+    return render(request, "signup.html", {"form": form})
+
+
+@login_required
+def consents(request):
+    verification = (
+        Verification.objects.filter(user=request.user, status="verified")
+        .order_by("-verified_at")
+        .first()
+    )
+    phone = verification.phone_number if verification else None
+    current = services.current_consent(phone) if phone else None
+    labels = {f.name: f.verbose_name for f in ConsentRecord._meta.fields}
+    form = WithdrawForm(
+        request.POST or None, granted=current.granted if current else [], labels=labels
+    )
+    if current and request.method == "POST" and form.is_valid():
+        services.withdraw_consent(
+            phone,
+            form.cleaned_data["channels"],
+            recorded_by=f"user:{request.user.pk}",
+            ip=request.META.get("REMOTE_ADDR"),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        )
+        return redirect("consents")
+    history = ConsentRecord.objects.for_phone(phone).order_by("-created_at") if phone else []
+    return render(
+        request,
+        "consents.html",
+        {"phone": phone, "current": current, "form": form, "history": history, "labels": labels},
+    )

@@ -1,0 +1,388 @@
+"""Form fields, widgets and the signup-form mixin.
+
+A site adds phone verification to its own form in a few lines::
+
+    class SignupForm(PhoneVerificationFormMixin, UserCreationForm):
+        ...
+
+    form = SignupForm(request.POST or None, request=request)
+    if form.is_valid():
+        user = form.save()  # the user is linked to the verification
+
+With JavaScript, ``phone_verify.js`` sends and checks the code through the REST API and the
+final submit carries the verified id. Without it, the "send code" button posts the form, which
+comes back with the code field; the final submit checks the code. Both end in ``clean``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import gettext as gettext_module
+from collections.abc import Mapping
+from typing import Any
+
+import phonenumbers
+import pycountry
+from django import forms
+from django.http import HttpRequest
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
+
+from . import services
+from .conf import app_settings
+from .consents import (
+    CHANNEL_LABELS,
+    CHANNELS,
+    CONSENT_KEYS,
+    CONTACTS,
+    clean_consents,
+    consent_key,
+)
+from .exceptions import InvalidConsents, InvalidPhoneNumber, PhoneVerifyError
+from .models import ConsentRecord, Verification
+from .phones import alpha2_to_alpha3, alpha3_to_alpha2, parse_phone
+from .session import remember, remembers
+from .status import CheckOutcome, Status
+
+#: The name of the submit button that asks for a code (without JavaScript).
+SEND_ACTION = "phone_verify_action"
+#: How long a verified phone stays good for a signup.
+VERIFIED_FOR = dt.timedelta(hours=1)
+
+
+# --- phone number ---------------------------------------------------------------------------
+
+
+@functools.cache
+def _country_names(language: str) -> gettext_module.NullTranslations:
+    return gettext_module.translation(
+        "iso3166-1", pycountry.LOCALES_DIR, languages=[language], fallback=True
+    )
+
+
+@functools.cache
+def country_choices(language: str, allowed: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """(alpha-3, "Name (+code)") of every country we can text, named in ``language``."""
+    names = _country_names(language.split("-")[0])
+    choices = []
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        alpha3 = alpha2_to_alpha3(region)
+        country = pycountry.countries.get(alpha_2=region)
+        if not alpha3 or country is None or (allowed and alpha3 not in allowed):
+            continue
+        code = phonenumbers.country_code_for_region(region)
+        choices.append((alpha3, f"{names.gettext(country.name)} (+{code})"))
+    return sorted(choices, key=lambda choice: choice[1].casefold())
+
+
+class PhoneNumberWidget(forms.MultiWidget):
+    """A country list (with dialling codes, in the user's language) and the national number."""
+
+    template_name = "phone_verify/widgets/phone_number.html"
+
+    def __init__(self, attrs: dict[str, Any] | None = None, default_country: str = "FRA") -> None:
+        self.default_country = default_country
+        widgets = {
+            "country": forms.Select(attrs={"autocomplete": "country", "aria-label": _("Country")}),
+            "number": forms.TextInput(
+                attrs={"type": "tel", "autocomplete": "tel-national", "inputmode": "tel"}
+            ),
+        }
+        super().__init__(widgets, attrs)
+
+    def decompress(self, value: str | None) -> list[str | None]:
+        if not value:
+            return [self.default_country, None]
+        try:
+            number = phonenumbers.parse(value, None)
+        except phonenumbers.NumberParseException:
+            return [self.default_country, value]
+        region = phonenumbers.region_code_for_number(number)
+        national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+        return [alpha2_to_alpha3(region) or self.default_country, national]
+
+    def id_for_label(self, id_: str) -> str:
+        return f"{id_}_1" if id_ else ""  # the label names the number, the list has its own
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        language = translation.get_language() or "en"
+        allowed = tuple(app_settings.ALLOWED_COUNTRIES)
+        self.widgets[0].choices = country_choices(language, allowed)
+        return super().get_context(name, value, attrs)
+
+
+class PhoneNumberField(forms.MultiValueField):
+    """A mobile number that can receive our SMS, cleaned to E.164 (``+33612345678``)."""
+
+    def __init__(self, *, default_country: str = "FRA", **kwargs: Any) -> None:
+        fields = (forms.CharField(max_length=3), forms.CharField(max_length=32))
+        kwargs.setdefault("label", _("Mobile phone number"))
+        super().__init__(
+            fields,
+            require_all_fields=False,
+            widget=PhoneNumberWidget(default_country=default_country),
+            **kwargs,
+        )
+
+    def compress(self, data_list: list[str]) -> str:
+        if not data_list or not data_list[1]:
+            if self.required:
+                raise forms.ValidationError(self.error_messages["required"], code="required")
+            return ""
+        country, number = data_list
+        if number.lstrip().startswith(("+", "00")) or alpha3_to_alpha2(country or "") is None:
+            country = None  # an international number says its country itself
+        try:
+            return parse_phone(number, country).e164
+        except InvalidPhoneNumber as error:
+            raise forms.ValidationError(error.detail, code=error.code) from None
+
+
+# --- consents -------------------------------------------------------------------------------
+
+
+class ConsentWidget(forms.Widget):
+    """The consent grid: the four channels for the primary contact, and for contacts 2-5
+    (inside a ``<details>`` the user opens, or that the script reveals one by one)."""
+
+    template_name = "phone_verify/widgets/consents.html"
+
+    def value_from_datadict(self, data: Mapping[str, Any], files: Any, name: str) -> Any:
+        return {key: f"{name}_{key}" in data for key in CONSENT_KEYS}
+
+    def value_omitted_from_data(self, data: Mapping[str, Any], files: Any, name: str) -> bool:
+        return False  # unticked boxes are not sent: absence means "no"
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        flags = value if isinstance(value, Mapping) else {}
+        rows = []
+        for contact in CONTACTS:
+            row_label = _("You") if contact == 1 else _("Contact %(n)s") % {"n": contact}
+            cells = []
+            for channel in CHANNELS:
+                key = consent_key(channel, contact)
+                cells.append(
+                    {
+                        "key": key,
+                        "name": f"{name}_{key}",
+                        "id": f"id_{name}_{key}",
+                        "label": CHANNEL_LABELS[channel],
+                        # Read aloud for the box, as the grid's headers are not next to it.
+                        "aria_label": _("%(contact)s: %(channel)s")
+                        % {"contact": row_label, "channel": CHANNEL_LABELS[channel]},
+                        "checked": bool(flags.get(key)),
+                    }
+                )
+            rows.append(
+                {
+                    "contact": contact,
+                    "label": row_label,
+                    "cells": cells,
+                    "used": any(cell["checked"] for cell in cells),
+                }
+            )
+        context["widget"]["rows"] = rows
+        context["widget"]["channels"] = [CHANNEL_LABELS[channel] for channel in CHANNELS]
+        return context
+
+
+class ConsentField(forms.Field):
+    """The consent flags: all 20 keys, each True or False."""
+
+    widget = ConsentWidget
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("label", _("How may we contact you?"))
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> dict[str, bool]:
+        try:
+            return clean_consents(value if isinstance(value, Mapping) else {})
+        except InvalidConsents as error:
+            raise forms.ValidationError(error.detail, code=error.code) from None
+
+
+# --- one-time code --------------------------------------------------------------------------
+
+
+class OneTimeCodeWidget(forms.TextInput):
+    """Lets phones offer the code from the SMS (``autocomplete="one-time-code"``)."""
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        defaults = {
+            "autocomplete": "one-time-code",
+            "inputmode": "numeric",
+            "autocapitalize": "off",
+            "spellcheck": "false",
+            "maxlength": "20",
+        }
+        super().__init__({**defaults, **(attrs or {})})
+
+
+class OneTimeCodeField(forms.CharField):
+    widget = OneTimeCodeWidget
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("label", _("Code received by SMS"))
+        kwargs.setdefault("max_length", 20)
+        super().__init__(**kwargs)
+
+
+# --- the form mixin -------------------------------------------------------------------------
+
+CHECK_MESSAGES = {
+    CheckOutcome.INVALID: _("This code is not right."),
+    CheckOutcome.EXPIRED: _("This code has expired; ask for a new one."),
+    CheckOutcome.LOCKED: _("Too many wrong codes; ask for a new verification later."),
+    CheckOutcome.UNAVAILABLE: _("The code could not be delivered; ask for a new one."),
+}
+
+
+class PhoneVerificationFormMixin(forms.Form):
+    """Adds a verified phone number and consents to a form (a signup form, typically).
+
+    Pass ``request=`` when building the form. The form is valid only once the number is
+    verified by this browser session; ``save()`` (on a ModelForm making a user) then links the
+    user to the verification. ``self.verification`` and ``self.consent_record`` hold the proof.
+    """
+
+    phone_number = PhoneNumberField()
+    consents = ConsentField()
+    verification_id = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    code = OneTimeCodeField(required=False)
+
+    def __init__(self, *args: Any, request: HttpRequest, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.request = request
+        self.verification: Verification | None = None
+        self.consent_record: ConsentRecord | None = None
+        self.code_sent = False
+        # A session now, so that codes sent by the script are tied to this browser.
+        request.session.setdefault("phone_verify", True)
+
+    @property
+    def phone_verified(self) -> bool:
+        return self.verification is not None
+
+    @property
+    def other_fields(self) -> list[forms.BoundField]:
+        """The form's own fields, to render them around ``{% phone_verification form %}``."""
+        ours = set(PhoneVerificationFormMixin.declared_fields)
+        return [field for field in self if field.name not in ours]
+
+    def is_valid(self) -> bool:
+        # A "send me a code" post is not a submission: the form comes back with the code field.
+        return super().is_valid() and not self.code_sent
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        phone = cleaned.get("phone_number")
+        if not phone:
+            return cleaned
+        if self.data.get(SEND_ACTION) == "send":
+            self._send_code(phone, cleaned.get("consents") or {})
+            return cleaned
+        verification = self._own_verification(cleaned.get("verification_id"), phone)
+        if verification is None:
+            if not self.has_error("code"):
+                self.add_error("code", _("Verify your phone number: ask for a code first."))
+            return cleaned
+        if verification.status != Status.VERIFIED:
+            verification = self._check(verification, cleaned.get("code") or "")
+            if verification is None:
+                return cleaned
+        if verification.user_id is not None or (
+            verification.verified_at and timezone.now() - verification.verified_at > VERIFIED_FOR
+        ):
+            self.add_error("phone_number", _("Verify your phone number again."))
+            return cleaned
+        self.verification = verification
+        self.consent_record = self._record_consents(verification, cleaned.get("consents") or {})
+        return cleaned
+
+    def save(self, commit: bool = True) -> Any:
+        instance = super().save(commit=commit)  # type: ignore[misc]
+        if commit:
+            self.link_user(instance)
+        return instance
+
+    def link_user(self, user: Any) -> None:
+        """Tie ``user`` to the verification (and through it to the consent record)."""
+        if self.verification is not None:
+            services.link_user(self.verification.pk, user)
+
+    # --- steps ------------------------------------------------------------------------------
+
+    def _send_code(self, phone: str, consents: dict[str, bool]) -> None:
+        """Without JavaScript: send (or resend) a code, then show the form again."""
+        previous = self._own_verification(self.cleaned_data.get("verification_id"), phone)
+        try:
+            if previous is not None and not previous.effective_status().is_final:
+                verification = services.resend(previous.pk)
+            else:
+                verification = services.start_verification(
+                    phone,
+                    consents=consents,
+                    ip=self.request.META.get("REMOTE_ADDR"),
+                    user_agent=self.request.META.get("HTTP_USER_AGENT", ""),
+                    method=ConsentRecord.Method.FORM,
+                )
+        except PhoneVerifyError as error:
+            field = "consents" if isinstance(error, InvalidConsents) else "phone_number"
+            self.add_error(field, forms.ValidationError(error.detail, code=error.code))
+            return
+        remember(self.request.session, "verifications", verification.pk)
+        self.data = self.data.copy()
+        self.data[self.add_prefix("verification_id")] = str(verification.pk)
+        self.data[self.add_prefix("code")] = ""
+        self.code_sent = True
+
+    def _own_verification(self, verification_id: Any, phone: str) -> Verification | None:
+        if not verification_id or not remembers(
+            self.request.session, "verifications", verification_id
+        ):
+            return None
+        verification = Verification.objects.filter(pk=verification_id).first()
+        if verification is None or verification.phone_number != phone:
+            return None  # another number than the one verified: start again
+        return verification
+
+    def _check(self, verification: Verification, code: str) -> Verification | None:
+        if not code:
+            self.add_error("code", _("Enter the code we sent you."))
+            return None
+        try:
+            result = services.check_code(
+                verification.pk, code, ip=self.request.META.get("REMOTE_ADDR")
+            )
+        except PhoneVerifyError as error:
+            self.add_error("code", forms.ValidationError(error.detail, code=error.code))
+            return None
+        if not result.verified:
+            self.add_error(
+                "code",
+                forms.ValidationError(
+                    CHECK_MESSAGES.get(result.outcome, _("This code is not right.")),
+                    code=result.outcome.value,
+                ),
+            )
+            return None
+        return result.verification
+
+    def _record_consents(self, verification: Verification, flags: dict[str, bool]) -> ConsentRecord:
+        """The record made when the code was asked for, or a new one if the boxes changed."""
+        record = verification.consent_records.order_by("-created_at", "-id").first()
+        if record is not None and record.flags == flags:
+            return record
+        return services.record_consent(
+            verification.phone_number,
+            flags,
+            verification=verification,
+            method=ConsentRecord.Method.FORM,
+            ip=self.request.META.get("REMOTE_ADDR"),
+            user_agent=self.request.META.get("HTTP_USER_AGENT", ""),
+            supersedes=record,
+        )
