@@ -98,6 +98,7 @@ PHONE_VERIFY = {
     "PROVIDER": env("PHONE_VERIFY_PROVIDER", default="console"),
     "PUBLIC_URL": env("PHONE_VERIFY_PUBLIC_URL", default="http://localhost:8000"),
     "WEBHOOK_SECRETS": env.list("PHONE_VERIFY_WEBHOOK_SECRET", default=[]),
+    "FALLBACK_PROVIDERS": env.list("PHONE_VERIFY_FALLBACK_PROVIDERS", default=[]),
     "PROVIDER_OPTIONS": {
         "dqe": {
             "URL": env("DQE_URL", default=""),

@@ -73,6 +73,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             )
         )
     errors += _check_provider()
+    errors += _check_fallbacks()
     return errors
 
 
@@ -100,3 +101,21 @@ def _check_provider() -> list[CheckMessage]:
             )
         )
     return errors
+
+
+def _check_fallbacks() -> list[CheckMessage]:
+    from .providers.registry import PROVIDER_CLASSES, get_provider
+
+    fallbacks = app_settings.FALLBACK_PROVIDERS
+    chain = [app_settings.PROVIDER, *fallbacks] if isinstance(fallbacks, list | tuple) else []
+    if not chain or len(set(chain)) != len(chain) or not set(chain[1:]) <= set(PROVIDER_CLASSES):
+        return [
+            Error(
+                f"{_key('FALLBACK_PROVIDERS')} must list provider names other than "
+                f"{_key('PROVIDER')}, each once, from {', '.join(sorted(PROVIDER_CLASSES))}; "
+                f"not {fallbacks!r}.",
+                id="phone_verify.E007",
+            )
+        ]
+    # A fallback is only useful if it is configured as well as the primary.
+    return [error for name in fallbacks for error in get_provider(name).check_configuration()]

@@ -43,6 +43,11 @@ DEFAULTS: dict[str, Any] = {
     "HTTP_TIMEOUT": (3.05, 10),
     # How often the send task retries a provider fault before giving up.
     "SEND_MAX_RETRIES": 4,
+    # Longest wait, in seconds, between two tries of a task (exponential backoff, full jitter).
+    "RETRY_BACKOFF_MAX": 300,
+    # Providers tried in turn when the one sending a verification's first code fails for good
+    # (a refusal, or its retries exhausted) before any code went out, e.g. ["telesign"].
+    "FALLBACK_PROVIDERS": [],
     # Status polls per code, for providers that are polled (TeleSign); 0: rely on callbacks.
     "POLL_MAX": 8,
     # Seconds identity prefill data is kept before ``purge_prefills`` blanks it.
@@ -100,6 +105,8 @@ class AppSettings:
     WEBHOOK_SECRETS: list[str]
     HTTP_TIMEOUT: float | tuple[float, float]
     SEND_MAX_RETRIES: int
+    RETRY_BACKOFF_MAX: float
+    FALLBACK_PROVIDERS: list[str]
     POLL_MAX: int
     PREFILL_RETENTION: int
     NOTICE_VERSION: str

@@ -103,6 +103,15 @@ class MalformedCallback(PhoneVerifyError, ValueError):
     default_detail = _("The callback body is not in the expected format.")
 
 
+class StorageUnavailable(PhoneVerifyError):
+    """The database failed: nothing was stored, the caller should try again (a provider
+    retries a callback answered 503)."""
+
+    code = "temporarily_unavailable"
+    default_detail = _("The service is temporarily unavailable; try again.")
+    http_status = 503
+
+
 class ProviderError(PhoneVerifyError):
     """A provider refused or failed a request.
 

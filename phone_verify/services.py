@@ -155,6 +155,7 @@ def deliver_code(verification_id: object, send_number: int, *, final_attempt: bo
                     consents=record.flags if record else {},
                     language=translation.get_language() or "",
                     ip=verification.ip,
+                    fallback=verification.provider != app_settings.PROVIDER,
                 )
             )
             _record_send(verification, send_number, code, result)
@@ -165,7 +166,7 @@ def deliver_code(verification_id: object, send_number: int, *, final_attempt: bo
     except ProviderError as error:
         if error.retryable and not final_attempt:
             raise
-        _record_send_failure(verification_id, error)
+        send_failed(verification_id, send_number, error)
 
 
 def check_code(verification_id: object, code: str, *, ip: str | None = None) -> CheckResult:
@@ -254,7 +255,9 @@ def apply_report(report: StatusReport, *, provider: str, kind: str) -> Verificat
     may be the verification's current one, or any a send of it was given (an earlier send's, a
     message id). A report for an unknown reference is logged and dropped (None).
     """
-    with transaction.atomic():
+    # No savepoint when nested (a webhook stores its reports all or none): a failure here
+    # fails the caller's transaction anyway.
+    with transaction.atomic(savepoint=False):
         verification = _find_by_reference(provider, report.provider_reference)
         if verification is None:
             logger.warning(
@@ -576,8 +579,12 @@ def _record_send(
     )
 
 
-def _record_send_failure(verification_id: object, error: ProviderError) -> None:
-    """A send failed for good: end the verification unless an earlier code is already out."""
+def send_failed(verification_id: object, send_number: int, error: ProviderError) -> None:
+    """A send failed for good (refused, or out of retries): hand it to the next fallback
+    provider if no code went out yet, else end the verification unless an earlier code is out.
+
+    The failure is kept on the timeline either way, with the fallback it led to.
+    """
     reason = "provider_unavailable" if error.retryable else error.code
     logger.error(
         "send for verification %s failed at %s: %s (%s %s)",
@@ -591,8 +598,20 @@ def _record_send_failure(verification_id: object, error: ProviderError) -> None:
         verification = Verification.objects.select_for_update().filter(pk=verification_id).first()
         if verification is None:
             return
+        nothing_out = verification.sends_done == 0 and not Status(verification.status).is_final
+        fallback = (
+            _fallback_after(verification.provider)
+            if nothing_out and send_number == verification.sends
+            else None
+        )
         applied = False
-        if verification.sends_done == 0:
+        if fallback:
+            # Checks follow: they go to the provider that sent the latest code.
+            verification.provider, verification.provider_reference = fallback, ""
+            verification.save(update_fields=["provider", "provider_reference"])
+            _enqueue_send(verification.pk, send_number=send_number)
+            logger.warning("verification %s fails over to %s", verification.pk, fallback)
+        elif nothing_out:
             applied = _change_status(verification, Status(error.status), reason=reason)
             if applied:
                 verification.save(update_fields=_STATUS_FIELDS)
@@ -601,8 +620,16 @@ def _record_send_failure(verification_id: object, error: ProviderError) -> None:
             status=Status(error.status),
             provider_status=str(error.provider_code or reason),
             raw=error.response,
+            extra={"reason": reason, "failover_to": fallback} if fallback else {},
         )
         _add_event(verification, DeliveryEvent.Kind.SEND, error.provider, report, applied)
+
+
+def _fallback_after(provider: str) -> str | None:
+    """The provider to try after ``provider`` fails: the next of PROVIDER + FALLBACK_PROVIDERS."""
+    chain = [app_settings.PROVIDER, *app_settings.FALLBACK_PROVIDERS]
+    later = chain[chain.index(provider) + 1 :] if provider in chain else []
+    return later[0] if later else None
 
 
 def _add_event(
@@ -631,6 +658,7 @@ __all__ = [
     "get_verification",
     "record_consent",
     "resend",
+    "send_failed",
     "start_verification",
     "withdraw_consent",
 ]

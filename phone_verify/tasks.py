@@ -2,6 +2,13 @@
 
 Without a broker (``CELERY_TASK_ALWAYS_EAGER``), they run in-process when the transaction that
 enqueued them commits.
+
+Every task is idempotent (a task that finds its work done does nothing), so a message delivered
+twice is harmless: that is what makes ``acks_late`` + ``reject_on_worker_lost`` safe, and those
+are what make a worker killed mid-task lose nothing (the broker hands the message out again).
+Time limits bound a task stuck on a provider: the soft one is raised inside the task, which then
+retries like any provider fault; the hard one kills the process (and the message is redelivered).
+Override them per task with Celery's ``task_annotations``.
 """
 
 from __future__ import annotations
@@ -9,32 +16,60 @@ from __future__ import annotations
 import random
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 
 from . import prefills, services
 from .conf import app_settings
 from .exceptions import ProviderError
 
-MAX_BACKOFF = 300  # seconds
+# Above any single provider call (HTTP_TIMEOUT's default is 3.05 s + 10 s), below "stuck".
+SOFT_TIME_LIMIT = 60
+TIME_LIMIT = 90
+
+RELIABLE = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "soft_time_limit": SOFT_TIME_LIMIT,
+    "time_limit": TIME_LIMIT,
+    "ignore_result": True,
+}
 
 
 def backoff(retries: int) -> float:
-    """Exponential backoff with full jitter: up to 2, 4, 8... seconds, at most ``MAX_BACKOFF``."""
-    return random.uniform(1, min(MAX_BACKOFF, 2 ** (retries + 1)))
+    """Seconds before try ``retries + 1``: exponential backoff with full jitter (AWS's "full
+    jitter": spreads a burst of retries), up to 2, 4, 8... capped by ``RETRY_BACKOFF_MAX``."""
+    return random.uniform(0, min(app_settings.RETRY_BACKOFF_MAX, 2 ** (retries + 1)))
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(bind=True, **RELIABLE)
 def send_code(self, verification_id: str, send_number: int) -> None:  # type: ignore[no-untyped-def]
     """Send code ``send_number`` of a verification; retry provider faults that may pass."""
     final_attempt = self.request.retries >= app_settings.SEND_MAX_RETRIES
     try:
         services.deliver_code(verification_id, send_number, final_attempt=final_attempt)
+    except SoftTimeLimitExceeded as exc:
+        # The provider call outlived the task: the transaction rolled back, the row lock is
+        # gone. The provider may have sent it: idempotent providers (Fortytwo's client_ref) say
+        # so on the retry.
+        error = ProviderError(
+            "the send task reached its soft time limit",
+            provider="task",
+            code="provider_timeout",
+            retryable=True,
+        )
+        if final_attempt:
+            services.send_failed(verification_id, send_number, error)
+            return
+        raise self.retry(
+            exc=error, countdown=backoff(self.request.retries), max_retries=None
+        ) from exc
     except ProviderError as exc:  # only retryable ones reach here, and never on the last try
         raise self.retry(
             exc=exc, countdown=backoff(self.request.retries), max_retries=None
         ) from exc
 
 
-@shared_task(bind=True, ignore_result=True)
+@shared_task(bind=True, **RELIABLE)
 def poll_status(self, verification_id: str, poll_number: int = 0) -> None:  # type: ignore[no-untyped-def]
     """Poll a verification's delivery status, then again with backoff until it is final,
     ``POLL_MAX`` polls were made or the code expired (``services.poll_delivery`` decides).
@@ -49,14 +84,19 @@ def poll_status(self, verification_id: str, poll_number: int = 0) -> None:  # ty
 
 
 @shared_task(
-    bind=True, autoretry_for=(ProviderError,), retry_backoff=True, max_retries=5, ignore_result=True
+    bind=True,
+    autoretry_for=(ProviderError,),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+    **RELIABLE,
 )
 def report_completion(self, verification_id: str) -> None:  # type: ignore[no-untyped-def]
     """Tell the provider a code we generated was verified; provider faults are retried."""
     services.report_completion(verification_id)
 
 
-@shared_task(bind=True, ignore_result=True)
+@shared_task(bind=True, **RELIABLE)
 def poll_prefill(self, prefill_id: str) -> None:  # type: ignore[no-untyped-def]
     """Poll DQE for a prefill's identity data, then again after the delay the service gives,
     until it is settled (bounded by the token's lifetime). Eager tasks run one poll; a read of

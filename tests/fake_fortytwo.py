@@ -4,8 +4,10 @@
 as Fortytwo does); ``POST /1/2fa/{client_ref}/{code}`` validates it (0, -53 expired, -54 wrong,
 -55 unknown). ``deliver(client_ref, "DELIVRD")`` posts a delivery report to the callback_url the
 request gave. On demand: ``fail_next.append(-65)`` answers that Fortytwo code with its documented
-HTTP status, ``fail_next.append(500)`` an HTTP 500, ``slow_next.append(2.0)`` handles the
-request and then waits 2 s before answering (the client times out, the SMS is out).
+HTTP status, ``fail_next.append(500)`` an HTTP 500, ``fail_next.append("garbage")`` a body
+that is not JSON, ``slow_next.append(2.0)`` handles the request and then waits 2 s before
+answering (the client times out, the SMS is out); ``latency`` delays every answer;
+``failing_phones`` always answer 500 for those numbers.
 
 Run alone: ``python -m tests.fake_fortytwo 8002`` prints each code it "sends".
 """
@@ -49,9 +51,20 @@ class FakeFortytwo:
     requests: list[tuple[str, str, dict[str, str], Any]] = field(default_factory=list)
     codes: dict[str, Code] = field(default_factory=dict)  # client_ref -> code sent
     sms_sent: int = 0
-    fail_next: list[int] = field(default_factory=list)
+    fail_next: list[int | str] = field(default_factory=list)
     slow_next: list[float] = field(default_factory=list)
+    latency: float = 0
+    failing_phones: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def requests_per_ref(self) -> dict[str, int]:
+        """How many code requests each client_ref made (retries and redeliveries included)."""
+        counts: dict[str, int] = {}
+        with self.lock:
+            for _, path, _, body in self.requests:
+                if path == "/1/2fa" and isinstance(body, dict):
+                    counts[body["client_ref"]] = counts.get(body["client_ref"], 0) + 1
+        return counts
 
     def code_for(self, client_ref: str) -> str:
         with self.lock:
@@ -91,7 +104,7 @@ class FakeFortytwo:
 
     def delay(self) -> float:
         with self.lock:
-            return self.slow_next.pop(0) if self.slow_next else 0
+            return self.slow_next.pop(0) if self.slow_next else self.latency
 
     def handle(self, request: FakeRequest) -> tuple[int, Any]:
         path, headers = request.path, request.headers
@@ -102,6 +115,10 @@ class FakeFortytwo:
         with self.lock:
             self.requests.append(("POST", path, headers, body))
             fault = self.fail_next.pop(0) if self.fail_next else None
+        if fault == "garbage":
+            return 200, "<html>502 Bad Gateway</html>"
+        if isinstance(body, dict) and str(body.get("phone_number")) in self.failing_phones:
+            return 500, {"error": "server error"}
         if fault is not None and fault > 0:
             return fault, {"error": "server error"}
         if fault is not None:

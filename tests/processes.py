@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -36,6 +37,7 @@ class Process:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            start_new_session=True,  # its own process group: kill() reaches its children too
         )
         threading.Thread(target=self._pump, daemon=True).start()
 
@@ -60,6 +62,12 @@ class Process:
                 return match
         raise AssertionError(f"no line matching {pattern!r}; output:\n{''.join(self.output)}")
 
+    def kill(self) -> None:
+        """SIGKILL the process and its children at once, as an OOM killer or a lost host would:
+        nothing gets to clean up."""
+        os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait()
+
     def stop(self) -> None:
         if self.popen.poll() is None:
             self.popen.terminate()
@@ -70,8 +78,10 @@ class Process:
                 self.popen.wait()
 
 
-def start_worker(env: dict[str, str]) -> Process:
-    """A real Celery worker of the example project (solo pool), once it says it is ready."""
+def start_worker(env: dict[str, str], concurrency: int = 0) -> Process:
+    """A real Celery worker of the example project, once it says it is ready: the solo pool, or
+    the prefork pool with ``concurrency`` child processes (time limits need prefork)."""
+    pool = ["--pool=prefork", f"--concurrency={concurrency}"] if concurrency else ["--pool=solo"]
     worker = Process(
         [
             "-m",
@@ -79,7 +89,7 @@ def start_worker(env: dict[str, str]) -> Process:
             "-A",
             "example_project",
             "worker",
-            "--pool=solo",
+            *pool,
             "--loglevel=INFO",
             "--without-heartbeat",
             "--without-gossip",

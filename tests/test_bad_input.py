@@ -147,3 +147,18 @@ def test_unsupported_method_answers_405_in_our_shape(api):
     response = api.get("verifications/")
     assert response.status_code == 405
     assert response.json()["code"] == "method_not_allowed"
+
+
+def test_a_database_failure_answers_503_and_stores_nothing(api):
+    from django.db import connection
+
+    from phone_verify.models import ConsentRecord, Verification
+
+    from .test_fortytwo_webhook import FailingDatabase
+
+    with connection.execute_wrapper(FailingDatabase(2)):  # after the verification's INSERT
+        answer = api.start(consents={"sms": True})
+
+    assert answer.status_code == 503
+    assert answer.json()["code"] == "temporarily_unavailable" and answer.json()["detail"]
+    assert not Verification.objects.exists() and not ConsentRecord.objects.exists()

@@ -71,3 +71,21 @@ def test_settings_must_be_a_dict():
         assert [m.id for m in run_checks() if m.id.startswith("phone_verify")] == [
             "phone_verify.E001"
         ]
+
+
+@pytest.mark.parametrize(
+    "fallbacks",
+    [["carrier-pigeon"], ["console"], ["fortytwo", "fortytwo"], "telesign", None],
+)
+def test_fallback_providers_must_be_other_known_providers(fallbacks):
+    found = messages(FALLBACK_PROVIDERS=fallbacks)
+    assert [m[0] for m in found] == ["phone_verify.E007"]
+    assert "FALLBACK_PROVIDERS" in found[0][1]
+
+
+def test_a_fallback_provider_is_checked_like_the_primary():
+    found = messages(FALLBACK_PROVIDERS=["telesign"])  # TeleSign without its options
+    assert {m[1] for m in found} == {
+        f"PHONE_VERIFY['PROVIDER_OPTIONS']['telesign'][{key!r}] must be set."
+        for key in ("URL", "CUSTOMER_ID", "API_KEY")
+    }

@@ -226,3 +226,45 @@ def test_queries_per_callback(client, sent, django_assert_max_num_queries):
     with django_assert_max_num_queries(6 + 2):
         post(client, body(report("DELIVRD")))
     assert DeliveryEvent.objects.filter(kind="callback").count() == 1
+
+
+class FailingDatabase:
+    """A ``connection.execute_wrapper`` that fails the ``n``-th statement after it is installed
+    as a lost connection would (``OperationalError``), and lets the others through."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.seen = n, 0
+
+    def __call__(self, execute, sql, params, many, context):
+        from django.db import OperationalError
+
+        self.seen += 1
+        if self.seen == self.n:
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+
+@pytest.mark.parametrize("fail_at", [1, 3, 6])
+def test_the_database_failing_during_a_callback_answers_503_and_stores_nothing(
+    client, sent, fail_at
+):
+    """The two reports of a bundle are stored together or not at all: the provider retries a 503
+    and the retry must find nothing half-done (statement 1 fails before anything is written,
+    3 after the first status change, 6 in the middle of the second report)."""
+    from django.db import connection
+
+    t = 1_700_000_000_000
+    payload = body(report("ENROUTE", timestamp=t), report("DELIVRD", timestamp=t + 1))
+    with connection.execute_wrapper(FailingDatabase(fail_at)):
+        failed = post(client, payload)
+
+    assert failed.status_code == 503
+    assert failed.json()["code"] == "temporarily_unavailable"
+    sent.refresh_from_db()
+    assert sent.status == "pending" and not sent.events.filter(kind="callback").exists()
+
+    retried = post(client, payload)  # what the provider does with a 503
+    assert retried.json() == {"received": 2, "matched": 2}
+    sent.refresh_from_db()
+    assert sent.status == "delivered"
+    assert [s for k, s, _ in statuses(sent) if k == "callback"] == ["ENROUTE", "DELIVRD"]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from ..exceptions import PhoneVerifyError, ResendTooSoon
+from ..exceptions import PhoneVerifyError, ResendTooSoon, StorageUnavailable
+
+logger = logging.getLogger("phone_verify")
 
 
 def _first_message(detail: Any) -> tuple[str, str]:
@@ -24,6 +28,10 @@ def _first_message(detail: Any) -> tuple[str, str]:
 
 
 def exception_handler(exc: Exception, context: Any) -> Response | None:
+    if isinstance(exc, DatabaseError):
+        # The transaction rolled back: nothing half-done, and trying again may work.
+        logger.exception("API request not completed: database error")
+        exc = StorageUnavailable()
     if isinstance(exc, PhoneVerifyError):
         response = Response(exc.as_dict(), status=exc.http_status)
         if isinstance(exc, ResendTooSoon):

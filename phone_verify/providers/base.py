@@ -38,6 +38,7 @@ class OutgoingCode:
     consents: Mapping[str, bool] = field(default_factory=dict)
     language: str = ""
     ip: str | None = None
+    fallback: bool = False  # sent by a fallback provider after the primary failed
 
     @property
     def digits(self) -> str:

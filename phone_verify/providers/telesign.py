@@ -272,6 +272,8 @@ class TeleSignProvider(HttpProvider):
             form["callback_url"] = callback_url
         if message.code is not None:
             form["verify_code"] = message.code
+        if message.fallback:
+            form["is_primary"] = "false"  # TeleSign's statistics keep fallback traffic apart
         return self.signed("POST", "/v1/verify/sms", form)
 
     def parse_send_response(self, response: ProviderResponse, message: OutgoingCode) -> SendResult:

@@ -1,0 +1,22 @@
+"""The example project's settings, plus what the real-worker tests tune through the environment:
+``PHONE_VERIFY_TEST_OVERRIDES`` (JSON merged into ``PHONE_VERIFY``), a short Redis visibility
+timeout (a killed worker's messages come back quickly) and Celery task annotations (time limits)."""
+
+import json
+import os
+
+from example_project.settings import *  # noqa: F403
+from example_project.settings import PHONE_VERIFY
+
+_overrides = json.loads(os.environ.get("PHONE_VERIFY_TEST_OVERRIDES") or "{}")
+if isinstance(_overrides.get("HTTP_TIMEOUT"), list):
+    _overrides["HTTP_TIMEOUT"] = tuple(_overrides["HTTP_TIMEOUT"])  # requests wants a tuple
+PHONE_VERIFY = {**PHONE_VERIFY, **_overrides}
+
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": float(os.environ.get("CELERY_TEST_VISIBILITY_TIMEOUT") or 3600),
+    # Look for messages of a dead worker every second, not every 10 x 10 s (kombu's default).
+    "unacked_restore_interval": 1,
+    "unacked_restore_throttle": 1,
+}
+CELERY_TASK_ANNOTATIONS = json.loads(os.environ.get("CELERY_TEST_ANNOTATIONS") or "{}")
