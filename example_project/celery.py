@@ -17,4 +17,9 @@ app.conf.beat_schedule = {
         "task": "phone_verify.tasks.purge_prefills",
         "schedule": 15 * 60,
     },
+    # Verifications and delivery events past PHONE_VERIFY["VERIFICATION_RETENTION"].
+    "phone-verify-purge-expired-data": {
+        "task": "phone_verify.tasks.purge_expired_data",
+        "schedule": 24 * 3600,
+    },
 }

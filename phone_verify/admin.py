@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import funnel, services
 from .admin_filters import filter_records
+from .clients import client_ip
 from .consents import CHANNEL_LABELS, CHANNELS, CONSENT_KEYS, CONTACTS, consent_key
 from .exceptions import InvalidPhoneNumber
 from .exports import consent_rows, csv_lines, with_currency
@@ -373,7 +374,7 @@ class ConsentRecordAdmin(ReadOnlyMixin, admin.ModelAdmin):
                 None,
                 method=ConsentRecord.Method.ADMIN,
                 recorded_by=request.user.get_username(),
-                ip=request.META.get("REMOTE_ADDR"),
+                ip=client_ip(request),
                 user_agent=request.META.get("HTTP_USER_AGENT", ""),
             )
         self.message_user(

@@ -74,6 +74,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         )
     errors += _check_provider()
     errors += _check_fallbacks()
+    errors += _check_abuse_settings()
     return errors
 
 
@@ -119,3 +120,62 @@ def _check_fallbacks() -> list[CheckMessage]:
         ]
     # A fallback is only useful if it is configured as well as the primary.
     return [error for name in fallbacks for error in get_provider(name).check_configuration()]
+
+
+def _check_abuse_settings() -> list[CheckMessage]:
+    import ipaddress
+
+    from .limits import DEFAULT_LIMITS
+
+    errors: list[CheckMessage] = []
+    rules = app_settings.RATE_LIMITS
+    if not isinstance(rules, Mapping) or any(
+        name not in DEFAULT_LIMITS
+        or not (
+            value is None
+            or (
+                isinstance(value, list | tuple)
+                and len(value) == 2
+                and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in value)
+            )
+        )
+        for name, value in rules.items()
+    ):
+        errors.append(
+            Error(
+                f"{_key('RATE_LIMITS')} must map limit names to (calls, seconds) or None, "
+                f"not {rules!r}.",
+                hint=f"Limit names: {', '.join(DEFAULT_LIMITS)}.",
+                id="phone_verify.E008",
+            )
+        )
+    proxies = app_settings.TRUSTED_PROXIES
+    try:
+        if not isinstance(proxies, list | tuple):
+            raise ValueError
+        for network in proxies:
+            ipaddress.ip_network(network, strict=False)
+    except ValueError:
+        errors.append(
+            Error(
+                f"{_key('TRUSTED_PROXIES')} must be a list of IP addresses or networks such as "
+                f"['10.0.0.0/8'], not {proxies!r}.",
+                id="phone_verify.E009",
+            )
+        )
+    return errors
+
+
+@register(Tags.security, deploy=True)
+def check_deployment(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``manage.py check --deploy``: what a production site should not leave open."""
+    if app_settings.ALLOWED_COUNTRIES:
+        return []
+    return [
+        Warning(
+            "Codes may be sent to every country: SMS pumping fraud targets expensive "
+            "destinations you do not serve.",
+            hint=f"List the countries of your users in {_key('ALLOWED_COUNTRIES')}.",
+            id="phone_verify.W002",
+        )
+    ]

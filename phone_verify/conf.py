@@ -43,6 +43,16 @@ DEFAULTS: dict[str, Any] = {
     "HTTP_TIMEOUT": (3.05, 10),
     # How often the send task retries a provider fault before giving up.
     "SEND_MAX_RETRIES": 4,
+    # Rate limits, name -> (calls, window in seconds) or None (off); see limits.DEFAULT_LIMITS.
+    "RATE_LIMITS": {},
+    # The cache (a CACHES alias) holding the rate-limit counters: Redis in production.
+    "RATE_LIMIT_CACHE": "default",
+    # Addresses or networks (CIDR) of the reverse proxies in front of the site: only from those
+    # is X-Forwarded-For believed. Empty: the client IP is REMOTE_ADDR.
+    "TRUSTED_PROXIES": [],
+    # Seconds a verification is kept whole; ``phone_verify_purge`` then deletes it and its
+    # delivery events, or keeps only its proof fields when a consent record points to it.
+    "VERIFICATION_RETENTION": 90 * 86_400,
     # Longest wait, in seconds, between two tries of a task (exponential backoff, full jitter).
     "RETRY_BACKOFF_MAX": 300,
     # Providers tried in turn when the one sending a verification's first code fails for good
@@ -106,6 +116,10 @@ class AppSettings:
     HTTP_TIMEOUT: float | tuple[float, float]
     SEND_MAX_RETRIES: int
     RETRY_BACKOFF_MAX: float
+    RATE_LIMITS: Mapping[str, tuple[int, int] | None]
+    RATE_LIMIT_CACHE: str
+    TRUSTED_PROXIES: list[str]
+    VERIFICATION_RETENTION: int
     FALLBACK_PROVIDERS: list[str]
     POLL_MAX: int
     PREFILL_RETENTION: int

@@ -61,6 +61,21 @@ class ResendTooSoon(PhoneVerifyError):
         self.retry_after = retry_after
 
 
+class RateLimited(PhoneVerifyError):
+    """A rate limit of ``limits`` refused the call; ``retry_after`` seconds until its window
+    ends. Said the same way whatever the limit and the subject, so it reveals nothing about a
+    number."""
+
+    code = "rate_limited"
+    default_detail = _("Too many requests; try again later.")
+    http_status = 429
+
+    def __init__(self, limit: str, retry_after: int, detail: Any = None) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.limit = limit  # for logs and tests; not in the answer
+        self.retry_after = retry_after
+
+
 class TooManySends(PhoneVerifyError):
     code = "too_many_sends"
     default_detail = _("No more codes can be sent for this verification; start a new one.")

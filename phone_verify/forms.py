@@ -30,6 +30,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from . import services
+from .clients import client_ip
 from .conf import app_settings
 from .consents import (
     CHANNEL_LABELS,
@@ -42,7 +43,7 @@ from .consents import (
 from .exceptions import InvalidConsents, InvalidPhoneNumber, PhoneVerifyError
 from .models import ConsentRecord, Verification
 from .phones import alpha2_to_alpha3, alpha3_to_alpha2, parse_phone
-from .session import remember, remembers
+from .session import remembers
 from .status import CheckOutcome, Status
 
 #: The name of the submit button that asks for a code (without JavaScript).
@@ -321,20 +322,24 @@ class PhoneVerificationFormMixin(forms.Form):
         previous = self._own_verification(self.cleaned_data.get("verification_id"), phone)
         try:
             if previous is not None and not previous.effective_status().is_final:
-                verification = services.resend(previous.pk)
+                verification = services.resend(
+                    previous.pk, ip=client_ip(self.request), session=self.request.session
+                )
             else:
+                if not self.request.session.session_key:
+                    self.request.session.save()  # a key now: the verification is bound to it
                 verification = services.start_verification(
                     phone,
                     consents=consents,
-                    ip=self.request.META.get("REMOTE_ADDR"),
+                    ip=client_ip(self.request),
                     user_agent=self.request.META.get("HTTP_USER_AGENT", ""),
                     method=ConsentRecord.Method.FORM,
+                    session=self.request.session,
                 )
         except PhoneVerifyError as error:
             field = "consents" if isinstance(error, InvalidConsents) else "phone_number"
             self.add_error(field, forms.ValidationError(error.detail, code=error.code))
             return
-        remember(self.request.session, "verifications", verification.pk)
         self.data = self.data.copy()
         self.data[self.add_prefix("verification_id")] = str(verification.pk)
         self.data[self.add_prefix("code")] = ""
@@ -356,7 +361,7 @@ class PhoneVerificationFormMixin(forms.Form):
             return None
         try:
             result = services.check_code(
-                verification.pk, code, ip=self.request.META.get("REMOTE_ADDR")
+                verification.pk, code, ip=client_ip(self.request), session=self.request.session
             )
         except PhoneVerifyError as error:
             self.add_error("code", forms.ValidationError(error.detail, code=error.code))
@@ -382,7 +387,7 @@ class PhoneVerificationFormMixin(forms.Form):
             flags,
             verification=verification,
             method=ConsentRecord.Method.FORM,
-            ip=self.request.META.get("REMOTE_ADDR"),
+            ip=client_ip(self.request),
             user_agent=self.request.META.get("HTTP_USER_AGENT", ""),
             supersedes=record,
         )

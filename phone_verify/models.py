@@ -55,6 +55,9 @@ class Verification(models.Model):
         related_name="phone_verifications",
     )
     purpose = models.CharField(_("purpose"), max_length=64, default="signup")
+    # Started from a browser session: only that session may see, check or resend it (others
+    # get the answer an unknown id gets).
+    session_bound = models.BooleanField(_("bound to its browser session"), default=False)
     polls = models.PositiveSmallIntegerField(_("status polls made"), default=0)
     # While set and in the future, a status poll is in flight: nobody starts another.
     poll_lease_until = models.DateTimeField(null=True, blank=True, editable=False)

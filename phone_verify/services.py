@@ -10,14 +10,14 @@ import datetime as dt
 import logging
 import math
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone, translation
 
-from . import signals
+from . import limits, signals
 from .codes import code_matches, generate_code, hash_code
 from .conf import app_settings
 from .consents import clean_consents, without
@@ -33,6 +33,7 @@ from .models import ConsentEcho, ConsentRecord, DeliveryEvent, Verification
 from .phones import parse_phone
 from .providers.base import OutgoingCode
 from .providers.registry import get_provider
+from .session import remember, remembers
 from .status import CheckOutcome, CheckResult, SendResult, Status, StatusReport, Verdict
 
 logger = logging.getLogger("phone_verify")
@@ -53,17 +54,20 @@ def start_verification(
     user: Any = None,
     purpose: str = "signup",
     method: str = ConsentRecord.Method.API,
+    session: MutableMapping[str, Any] | None = None,
 ) -> Verification:
     """Create a verification and its consent record, and have the first code sent.
 
     Raises ``InvalidPhoneNumber`` / ``InvalidConsents`` (or a provider's refusal) before anything
-    is stored. The code is sent by a Celery task enqueued when the transaction commits, so a
-    rollback never sends an SMS.
+    is stored. With a browser ``session`` (one that has a key), the verification is bound to it:
+    see ``get_verification``. The code is sent by a Celery task enqueued when the transaction
+    commits, so a rollback never sends an SMS.
     """
     parsed = parse_phone(phone_number, country)
     flags = clean_consents(consents)
     provider = get_provider()
     provider.validate_request(parsed.e164, flags)
+    _count_send(parsed.e164, parsed.country, ip)
     now = timezone.now()
     with transaction.atomic():
         verification = Verification.objects.create(
@@ -77,6 +81,7 @@ def start_verification(
             user_agent=user_agent[:512],
             user=user if getattr(user, "is_authenticated", False) else None,
             purpose=purpose,
+            session_bound=bool(getattr(session, "session_key", None)),
         )
         record_consent(
             parsed.e164,
@@ -88,19 +93,30 @@ def start_verification(
             created_at=now,
         )
         _enqueue_send(verification.pk, send_number=1)
+    if verification.session_bound:
+        remember(session, "verifications", verification.pk)  # type: ignore[arg-type]
     logger.info("verification %s started for %s", verification.pk, verification.masked_phone)
     return verification
 
 
-def get_verification(verification_id: object) -> Verification:
-    """The verification with this id; ``VerificationNotFound`` for unknown or malformed ids."""
-    return _find(Verification.objects.all(), verification_id)
+def get_verification(
+    verification_id: object, *, session: MutableMapping[str, Any] | None = None
+) -> Verification:
+    """The verification with this id; ``VerificationNotFound`` for unknown or malformed ids, and
+    for one bound to another browser session than ``session``: an id someone else started
+    answers exactly as an id that does not exist (nothing to learn by trying ids)."""
+    return _find(Verification.objects.all(), verification_id, session)
 
 
-def resend(verification_id: object) -> Verification:
-    """Send a new code for an open verification (cooldown and send cap apply)."""
+def resend(
+    verification_id: object,
+    *,
+    ip: str | None = None,
+    session: MutableMapping[str, Any] | None = None,
+) -> Verification:
+    """Send a new code for an open verification (cooldown, send cap and rate limits apply)."""
     with transaction.atomic():
-        verification = _find(Verification.objects.select_for_update(), verification_id)
+        verification = _find(Verification.objects.select_for_update(), verification_id, session)
         now = timezone.now()
         if verification.effective_status(now).is_final:
             raise VerificationClosed()
@@ -109,6 +125,7 @@ def resend(verification_id: object) -> Verification:
         available_at = verification.resend_available_at
         if available_at and available_at > now:
             raise ResendTooSoon(retry_after=math.ceil((available_at - now).total_seconds()))
+        _count_send(verification.phone_number, verification.country, ip)
         verification.sends += 1
         verification.last_sent_at = now
         verification.expires_at = now + dt.timedelta(seconds=app_settings.CODE_LIFETIME)
@@ -169,7 +186,13 @@ def deliver_code(verification_id: object, send_number: int, *, final_attempt: bo
         send_failed(verification_id, send_number, error)
 
 
-def check_code(verification_id: object, code: str, *, ip: str | None = None) -> CheckResult:
+def check_code(
+    verification_id: object,
+    code: str,
+    *,
+    ip: str | None = None,
+    session: MutableMapping[str, Any] | None = None,
+) -> CheckResult:
     """Check a code typed by the user.
 
     Locks the row, refuses expired and locked verifications without evaluating anything, counts
@@ -178,7 +201,7 @@ def check_code(verification_id: object, code: str, *, ip: str | None = None) -> 
     """
     max_attempts = app_settings.MAX_CHECK_ATTEMPTS
     with transaction.atomic():
-        verification = _find(Verification.objects.select_for_update(), verification_id)
+        verification = _find(Verification.objects.select_for_update(), verification_id, session)
         provider = get_provider(verification.provider)
         if not provider.code_is_well_formed(code):
             raise InvalidCodeFormat()
@@ -199,6 +222,11 @@ def check_code(verification_id: object, code: str, *, ip: str | None = None) -> 
         if status.is_final:
             return result(CheckOutcome.UNAVAILABLE)
 
+        # Counted before the guess is evaluated; per phone, so new verifications of one number
+        # share one guessing budget.
+        limits.hit_all(
+            [("check_per_ip_hour", ip), ("check_per_phone_day", verification.phone_number)]
+        )
         verification.attempts += 1
         if provider.generates_code:
             try:
@@ -366,16 +394,24 @@ def current_consent(phone_number: str) -> ConsentRecord | None:
 _STATUS_FIELDS = ["status", "reason", "verified_at", "code_hash"]
 
 
-def _find(queryset: Any, verification_id: object) -> Verification:
+def _find(
+    queryset: Any, verification_id: object, session: MutableMapping[str, Any] | None = None
+) -> Verification:
+    """The one lookup by id: unknown, malformed and foreign ids all raise the same error."""
     try:
         pk = (
             verification_id
             if isinstance(verification_id, uuid.UUID)
             else uuid.UUID(str(verification_id))
         )
-        return queryset.get(pk=pk)
+        verification = queryset.get(pk=pk)
     except (ValueError, Verification.DoesNotExist):
         raise VerificationNotFound() from None
+    if verification.session_bound and not (
+        session is not None and remembers(session, "verifications", verification.pk)
+    ):
+        raise VerificationNotFound()
+    return verification
 
 
 def poll_delivery(verification_id: object) -> bool:
@@ -469,6 +505,19 @@ def _find_by_reference(provider: str, reference: str) -> Verification | None:
         or locked.filter(
             events__kind=DeliveryEvent.Kind.SEND, events__provider_reference=reference
         ).first()
+    )
+
+
+def _count_send(e164: str, country: str, ip: str | None) -> None:
+    """The send rate limits, the caller's own budget (its IP) first."""
+    limits.hit_all(
+        [
+            ("send_per_ip_hour", ip),
+            ("send_per_phone_hour", e164),
+            ("send_per_phone_day", e164),
+            ("send_per_prefix_hour", limits.number_range(e164)),
+            ("send_per_country_day", country),
+        ]
     )
 
 

@@ -107,6 +107,15 @@ def poll_prefill(self, prefill_id: str) -> None:  # type: ignore[no-untyped-def]
 
 
 @shared_task(ignore_result=True)
+def purge_expired_data() -> dict[str, int]:
+    """Apply ``VERIFICATION_RETENTION`` (for a Celery beat schedule; ``phone_verify_purge``
+    does the same)."""
+    from .retention import purge
+
+    return purge()
+
+
+@shared_task(ignore_result=True)
 def purge_prefills() -> int:
     """Blank identity data past ``PREFILL_RETENTION`` (for a Celery beat schedule)."""
     return prefills.purge_prefills()

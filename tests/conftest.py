@@ -10,6 +10,8 @@ from rest_framework.test import APIClient
 
 from phone_verify.providers.console import outbox as console_outbox
 
+pytest_plugins = ["tests.log_audit"]
+
 API = "/api/phone-verify/"
 
 
@@ -89,6 +91,14 @@ def staff_client(client: Any, django_user_model: Any) -> Any:
     user = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
     client.force_login(user)
     return client
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits() -> None:
+    """Each test starts with no rate-limit counter (they live in the local-memory cache)."""
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

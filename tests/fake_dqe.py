@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from .fake_server import FakeRequest, main
+from .log_audit import issued
 
 MSG_ERRORS = {
     "00": "No errors",
@@ -225,6 +226,7 @@ class FakeDqe:
                     params["Phone"], pin, now + dt.timedelta(minutes=minutes), channels
                 )
             answer["smsToken"] = token
+            issued(pin)
             print(f"fake DQE: PIN {pin} for {params['Phone']}", flush=True)
         return answer
 

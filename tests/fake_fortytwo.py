@@ -27,6 +27,7 @@ from urllib.parse import unquote
 import requests
 
 from .fake_server import FakeRequest, main
+from .log_audit import issued
 
 HTTP_OF = {
     -50: 401, -51: 401, -52: 422, -53: 200, -54: 422, -55: 422, -56: 422, -57: 422, -58: 422,
@@ -160,6 +161,7 @@ class FakeFortytwo:
                 ref, phone, code, message_id, body.get("callback_url", ""), dt.datetime.now()
             )
             self.sms_sent += 1
+        issued(code)
         print(f"fake Fortytwo: code {code} for {phone} ({ref})", flush=True)
         status, answer = self._result(0, "Success", http=201)
         answer["result"] = {"message_id": message_id}

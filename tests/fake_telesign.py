@@ -27,6 +27,7 @@ import requests
 from phone_verify.providers.telesign import signature, string_to_sign
 
 from .fake_server import FakeRequest, main
+from .log_audit import issued
 
 CUSTOMER_ID = "FFFFFFFF-EEEE-DDDD-1234-AB1234567890"
 API_KEY = base64.b64encode(b"fake telesign key, 32 bytes long").decode()
@@ -133,6 +134,7 @@ class FakeTeleSign:
             self.sms[reference_id] = Sms(
                 reference_id, phone, code, form.get("callback_url", ""), form
             )
+        issued(code)
         print(f"fake TeleSign: code {code} for {phone} ({reference_id})", flush=True)
         return 200, self._answer(reference_id, 290, "UNKNOWN")
 

@@ -89,3 +89,30 @@ def test_a_fallback_provider_is_checked_like_the_primary():
         f"PHONE_VERIFY['PROVIDER_OPTIONS']['telesign'][{key!r}] must be set."
         for key in ("URL", "CUSTOMER_ID", "API_KEY")
     }
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [{"sends": (1, 60)}, {"send_per_ip_hour": 5}, {"send_per_ip_hour": (0, 60)}, [("a", 1)]],
+)
+def test_rate_limits_must_be_known_names_with_calls_and_seconds(rules):
+    assert [m[0] for m in messages(RATE_LIMITS=rules)] == ["phone_verify.E008"]
+
+
+def test_rate_limits_may_be_tuned_or_turned_off():
+    assert messages(RATE_LIMITS={"send_per_ip_hour": (50, 60), "check_per_ip_hour": None}) == []
+
+
+@pytest.mark.parametrize("proxies", [["10.0.0.0/33"], "10.0.0.1", ["proxy.local"]])
+def test_trusted_proxies_must_be_addresses_or_networks(proxies):
+    assert [m[0] for m in messages(TRUSTED_PROXIES=proxies)] == ["phone_verify.E009"]
+
+
+def test_every_country_allowed_is_warned_about_by_the_deployment_checks():
+    def deploy_ids(**phone_verify):
+        with override_settings(PHONE_VERIFY=phone_verify):
+            return [m.id for m in run_checks(include_deployment_checks=True)]
+
+    assert "phone_verify.W002" in deploy_ids()
+    assert "phone_verify.W002" not in deploy_ids(ALLOWED_COUNTRIES=["FRA"])
+    assert "phone_verify.W002" not in [m.id for m in run_checks()]  # not outside --deploy

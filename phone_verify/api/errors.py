@@ -11,7 +11,7 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from ..exceptions import PhoneVerifyError, ResendTooSoon, StorageUnavailable
+from ..exceptions import PhoneVerifyError, StorageUnavailable
 
 logger = logging.getLogger("phone_verify")
 
@@ -34,7 +34,7 @@ def exception_handler(exc: Exception, context: Any) -> Response | None:
         exc = StorageUnavailable()
     if isinstance(exc, PhoneVerifyError):
         response = Response(exc.as_dict(), status=exc.http_status)
-        if isinstance(exc, ResendTooSoon):
+        if getattr(exc, "retry_after", None):  # ResendTooSoon, RateLimited
             response["Retry-After"] = str(exc.retry_after)
         return response
     if isinstance(exc, Http404):

@@ -18,8 +18,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import prefills, services, tasks
+from ..clients import client_ip
 from ..models import ConsentRecord, IdentityPrefill
-from ..session import remember
 from ..status import CheckOutcome
 from . import errors
 from .serializers import (
@@ -53,10 +53,6 @@ CHECK_FAILURE_DETAIL = {
 ERRORS = {400: ErrorSerializer, 404: ErrorSerializer, 415: ErrorSerializer}
 
 
-def client_ip(request: Request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
-
-
 class PhoneVerifyView(APIView):
     """Base of the app's API views: JSON only, anonymous allowed, our error shape."""
 
@@ -87,11 +83,10 @@ class VerificationListView(PhoneVerifyView):
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
             user=request.user,
             method=ConsentRecord.Method.API,
+            # A browser on a page with our form: the verification is bound to its session.
+            # Clients without a session cookie do not get one here, nor a binding.
+            session=request.session,
         )
-        if request.session.session_key:
-            # A browser on a page with our form: the form will accept this verification only
-            # from this session. Clients without a session cookie do not create one here.
-            remember(request.session, "verifications", verification.pk)
         return Response(VerificationSerializer(verification).data, status=status.HTTP_201_CREATED)
 
 
@@ -100,7 +95,8 @@ class VerificationDetailView(PhoneVerifyView):
         operation_id="get_verification", responses={200: VerificationSerializer, **ERRORS}
     )
     def get(self, request: Request, pk: str) -> Response:
-        return Response(VerificationSerializer(services.get_verification(pk)).data)
+        verification = services.get_verification(pk, session=request.session)
+        return Response(VerificationSerializer(verification).data)
 
 
 class CheckCodeView(PhoneVerifyView):
@@ -120,7 +116,9 @@ class CheckCodeView(PhoneVerifyView):
     def post(self, request: Request, pk: str) -> Response:
         serializer = CheckCodeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = services.check_code(pk, serializer.validated_data["code"], ip=client_ip(request))
+        result = services.check_code(
+            pk, serializer.validated_data["code"], ip=client_ip(request), session=request.session
+        )
         verification = result.verification
         if result.verified:
             return Response(CheckedSerializer(verification).data)
@@ -144,7 +142,7 @@ class ResendView(PhoneVerifyView):
         },
     )
     def post(self, request: Request, pk: str) -> Response:
-        verification = services.resend(pk)
+        verification = services.resend(pk, ip=client_ip(request), session=request.session)
         return Response(VerificationSerializer(verification).data, status=status.HTTP_202_ACCEPTED)
 
 

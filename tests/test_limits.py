@@ -1,0 +1,198 @@
+"""Rate limits: each one holds exactly at its boundary (N allowed, N+1 refused with 429 and
+Retry-After) and resets when its window passes (the clock moved by time-machine, no sleeping);
+the per-phone check budget survives new verifications; the client IP is believed from
+X-Forwarded-For only through trusted proxies."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable
+from itertools import count
+
+import pytest
+import time_machine
+from django.test import RequestFactory, override_settings
+
+from phone_verify import limits
+from phone_verify.clients import client_ip
+from phone_verify.exceptions import RateLimited
+from phone_verify.models import Verification
+
+PHONE = "+33612345678"
+START = dt.datetime(2026, 11, 22, 0, 0, 10, tzinfo=dt.UTC)  # 10 s into an hour and a day
+_numbers = count()
+
+
+def only(name: str, allowed: int, window: int) -> dict:
+    """RATE_LIMITS with ``name`` at (allowed, window) and every other limit off."""
+    return {**dict.fromkeys(limits.DEFAULT_LIMITS), name: (allowed, window)}
+
+
+def another_phone() -> str:
+    """A different French mobile each call, in different number ranges."""
+    return f"+3361{next(_numbers) % 1000:03d}{5678:04d}"[:12]
+
+
+def start(api, phone: str | None = None, ip: str = "203.0.113.7"):
+    return api.post(
+        "verifications/",
+        {"phone_number": phone or another_phone(), "consents": {"sms": True}},
+        REMOTE_ADDR=ip,
+    )
+
+
+def wrong_check(api, ip: str = "203.0.113.7", phone: str | None = None):
+    verification = start(api, phone).json()["id"]
+    return api.post(f"verifications/{verification}/check/", {"code": "000000"}, REMOTE_ADDR=ip)
+
+
+ACTIONS: dict[str, Callable] = {
+    # Each call: one more of what the limit counts, and nothing else the same twice.
+    "send_per_phone_hour": lambda api: start(api, PHONE, ip=f"198.51.100.{next(_numbers) % 250}"),
+    "send_per_phone_day": lambda api: start(api, PHONE, ip=f"198.51.100.{next(_numbers) % 250}"),
+    "send_per_ip_hour": lambda api: start(api),
+    "send_per_prefix_hour": lambda api: start(api, f"+33612345{next(_numbers) % 1000:03d}"),
+    "send_per_country_day": lambda api: start(api, ip=f"198.51.100.{next(_numbers) % 250}"),
+    "check_per_ip_hour": lambda api: wrong_check(api),
+    "check_per_phone_day": lambda api: wrong_check(
+        api, ip=f"198.51.100.{next(_numbers) % 250}", phone=PHONE
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ACTIONS))
+def test_each_limit_holds_at_its_boundary_and_resets_with_its_window(api, settings, name):
+    allowed, window = 3, limits.DEFAULT_LIMITS[name][1]
+    action = ACTIONS[name]
+    with (
+        override_settings(
+            PHONE_VERIFY={**settings.PHONE_VERIFY, "RATE_LIMITS": only(name, 3, window)}
+        ),
+        time_machine.travel(START, tick=False) as clock,
+    ):
+        answers = [action(api) for _ in range(allowed + 1)]
+        clock.shift(window - 11)  # still the same window: refused
+        still = action(api)
+        clock.shift(1)  # the next window: allowed again
+        again = action(api)
+
+    ok = 400 if name.startswith("check") else 201  # a wrong code, or a started verification
+    assert [a.status_code for a in answers[:allowed]] == [ok] * allowed
+    refused = answers[allowed]
+    assert refused.status_code == 429, refused.json()
+    assert refused.json() == {
+        "code": "rate_limited",
+        "detail": "Too many requests; try again later.",
+        "retry_after": window - 10,  # seconds left in the window
+    }
+    assert refused["Retry-After"] == str(window - 10)
+    assert still.status_code == 429 and still["Retry-After"] == "1"
+    assert again.status_code == ok
+
+
+def test_a_refused_send_stores_nothing_and_sends_nothing(api, settings, outbox):
+    rules = only("send_per_phone_hour", 1, 3600)
+    with override_settings(PHONE_VERIFY={**settings.PHONE_VERIFY, "RATE_LIMITS": rules}):
+        assert start(api, PHONE).status_code == 201
+        assert start(api, PHONE).status_code == 429
+    assert Verification.objects.count() == 1 and len(outbox) == 1
+
+
+def test_resends_count_against_the_phone(api, settings):
+    rules = {**only("send_per_phone_hour", 2, 3600)}
+    phone_verify = {**settings.PHONE_VERIFY, "RATE_LIMITS": rules, "RESEND_COOLDOWN": 0}
+    with override_settings(PHONE_VERIFY=phone_verify):
+        verification = start(api, PHONE).json()["id"]
+        first = api.post(f"verifications/{verification}/resend/")
+        second = api.post(f"verifications/{verification}/resend/")
+    assert (first.status_code, second.status_code) == (202, 429)
+    assert Verification.objects.get().sends == 2  # the refused resend changed nothing
+
+
+def test_new_verifications_do_not_reset_the_guessing_budget(api, settings):
+    """An attacker opens verification after verification for one number (from many IPs, so
+    send limits do not stop them first) and guesses: at most the per-phone budget of guesses
+    is ever evaluated, then every check is refused, on new verifications too."""
+    budget = limits.DEFAULT_LIMITS["check_per_phone_day"][0]
+    rules = {**dict.fromkeys(limits.DEFAULT_LIMITS), "check_per_phone_day": (budget, 86_400)}
+    answers = []
+    with override_settings(PHONE_VERIFY={**settings.PHONE_VERIFY, "RATE_LIMITS": rules}):
+        for _ in range(10):  # 10 verifications x 5 attempts: 50 guesses tried
+            verification = start(api, PHONE).json()["id"]
+            for _ in range(5):
+                check = api.post(f"verifications/{verification}/check/", {"code": "000000"})
+                answers.append(check.json()["code"])
+
+    evaluated = sum(Verification.objects.values_list("attempts", flat=True))
+    assert evaluated == budget == 15
+    assert answers.count("rate_limited") == 50 - budget
+    assert answers[budget:] == ["rate_limited"] * (50 - budget)
+
+
+def test_concurrent_hits_never_slip_under_the_limit(settings):
+    rules = only("send_per_ip_hour", 7, 3600)
+    results: list[str] = []
+    barrier = threading.Barrier(20)
+
+    def one() -> None:
+        barrier.wait()
+        try:
+            limits.hit("send_per_ip_hour", "192.0.2.1")
+            results.append("allowed")
+        except RateLimited:
+            results.append("refused")
+
+    with override_settings(PHONE_VERIFY={**settings.PHONE_VERIFY, "RATE_LIMITS": rules}):
+        threads = [threading.Thread(target=one) for _ in range(20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert results.count("allowed") == 7 and results.count("refused") == 13
+
+
+def test_the_cache_never_holds_a_phone_number(settings):
+    from django.core.cache import cache
+
+    limits.hit("send_per_phone_hour", PHONE)
+    keys = list(cache._cache)  # the local-memory cache's own dict
+    assert keys and not any("612345678" in key for key in keys)
+
+
+# --- the client IP ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("proxies", "remote", "forwarded", "expected"),
+    [
+        ([], "203.0.113.7", "", "203.0.113.7"),
+        ([], "203.0.113.7", "1.2.3.4", "203.0.113.7"),  # no trusted proxy: the header is a lie
+        (["10.0.0.0/8"], "203.0.113.7", "1.2.3.4", "203.0.113.7"),  # not from our proxy
+        (["10.0.0.0/8"], "10.0.0.2", "198.51.100.9", "198.51.100.9"),
+        (["10.0.0.0/8"], "10.0.0.2", "6.6.6.6, 198.51.100.9", "198.51.100.9"),  # spoofed left
+        (["10.0.0.0/8"], "10.0.0.2", "198.51.100.9, 10.0.0.3", "198.51.100.9"),  # two proxies
+        (["10.0.0.0/8"], "10.0.0.2", "not-an-ip", "10.0.0.2"),
+        (["10.0.0.0/8"], "10.0.0.2", "", "10.0.0.2"),
+        (["10.0.0.2"], "10.0.0.2", "2001:db8::1", "2001:db8::1"),
+    ],
+)
+def test_client_ip_believes_only_trusted_proxies(settings, proxies, remote, forwarded, expected):
+    request = RequestFactory().get("/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded)
+    with override_settings(PHONE_VERIFY={**settings.PHONE_VERIFY, "TRUSTED_PROXIES": proxies}):
+        assert client_ip(request) == expected
+
+
+def test_a_forged_forwarded_for_does_not_escape_the_ip_limit(api, settings):
+    rules = only("send_per_ip_hour", 2, 3600)
+    with override_settings(PHONE_VERIFY={**settings.PHONE_VERIFY, "RATE_LIMITS": rules}):
+        answers = [
+            api.post(
+                "verifications/",
+                {"phone_number": another_phone(), "consents": {"sms": True}},
+                REMOTE_ADDR="203.0.113.7",
+                HTTP_X_FORWARDED_FOR=f"192.0.2.{i}",
+            ).status_code
+            for i in range(3)
+        ]
+    assert answers == [201, 201, 429]
