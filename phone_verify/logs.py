@@ -15,25 +15,39 @@ import phonenumbers
 from .phones import mask_phone
 
 # International numbers as they appear in text: "+33612345678", "+33 6 12 34 56 78",
-# "33612345678" (providers' digits-only form). Word boundaries keep ids and hashes whole.
-_CANDIDATE = re.compile(r"(?<![\w+])\+?\d(?:[ .\-]?\d){7,14}(?![\w])")
+# "33612345678" (providers' digits-only form). Not inside a longer run of letters, digits or
+# dashes: the pieces of a UUID, a hash or a date are not phone numbers.
+_CANDIDATE = re.compile(r"(?<![\w+\-])\+?\d(?:[ .\-]?\d){7,14}(?![\w\-])")
+_MIN_DIGITS_WITHOUT_PLUS = 10  # shorter bare digit runs are counts, amounts, ids
 
 
-def _mask_match(match: re.Match[str]) -> str:
-    text = match.group(0)
+def _as_phone_number(text: str) -> str | None:
+    """The E.164 form of ``text`` if it is a valid international phone number."""
     digits = re.sub(r"\D", "", text)
+    if not text.startswith("+") and len(digits) < _MIN_DIGITS_WITHOUT_PLUS:
+        return None
     try:
         number = phonenumbers.parse("+" + digits)
     except phonenumbers.NumberParseException:
-        return text
+        return None
     if not phonenumbers.is_valid_number(number):
-        return text
-    return mask_phone(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def find_phone_numbers(text: str) -> list[str]:
+    """The phone numbers written in ``text``, as written."""
+    return [m.group(0) for m in _CANDIDATE.finditer(text) if _as_phone_number(m.group(0))]
 
 
 def mask_phone_numbers(text: str) -> str:
     """``text`` with every valid international phone number in it masked."""
-    return _CANDIDATE.sub(_mask_match, text)
+
+    def masked(match: re.Match[str]) -> str:
+        e164 = _as_phone_number(match.group(0))
+        return mask_phone(e164) if e164 else match.group(0)
+
+    return _CANDIDATE.sub(masked, text)
 
 
 class MaskPhoneNumbers(logging.Filter):
@@ -56,4 +70,4 @@ def install() -> None:
         logger.addFilter(MaskPhoneNumbers())
 
 
-__all__ = ["MaskPhoneNumbers", "install", "mask_phone_numbers"]
+__all__ = ["MaskPhoneNumbers", "find_phone_numbers", "install", "mask_phone_numbers"]

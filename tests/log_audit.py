@@ -12,11 +12,10 @@ import logging
 import re
 from typing import Any
 
-import phonenumbers
+from phone_verify.logs import find_phone_numbers
 
 ISSUED_CODES: set[str] = set()
 _records: list[str] = []
-_PHONE = re.compile(r"(?<![\w+])\+?\d(?:[ .\-]?\d){7,14}(?![\w])")
 
 
 def issued(code: str) -> None:
@@ -46,25 +45,14 @@ def pytest_configure(config: Any) -> None:
     console.Outbox.append = append  # type: ignore[method-assign]
 
 
-def _unmasked_phones(line: str) -> list[str]:
-    found = []
-    for match in _PHONE.finditer(line):
-        try:
-            number = phonenumbers.parse("+" + re.sub(r"\D", "", match.group(0)))
-        except phonenumbers.NumberParseException:
-            continue
-        if phonenumbers.is_valid_number(number):
-            found.append(match.group(0))
-    return found
-
-
 def offending_lines() -> list[str]:
     bad = []
     codes = re.compile(
-        r"(?<![\w-])(" + "|".join(map(re.escape, sorted(ISSUED_CODES))) + r")(?![\w-])"
+        # Whole tokens only: not inside an id, a hash or a time ("10:00:00.123456").
+        r"(?<![\w\-.:])(" + "|".join(map(re.escape, sorted(ISSUED_CODES))) + r")(?![\w\-])"
     )
     for line in _records:
-        if _unmasked_phones(line) or (ISSUED_CODES and codes.search(line)):
+        if find_phone_numbers(line) or (ISSUED_CODES and codes.search(line)):
             bad.append(line)
     return bad
 

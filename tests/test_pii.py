@@ -31,6 +31,8 @@ def test_phone_numbers_are_masked(text, expected):
     "text",
     [
         "verification 1d811202-0ede-4bac-91bc-3d5ce35539eb started",
+        "/verifications/68272275-95cc-4d4c-8252-5772674e25e8/check/",  # +682 72275 is valid
+        "12345678 rows, 68272275 bytes",
         "reference 2557312299CC1304904080F4BE17BFB4",
         "message 14466445287300014003 at 2026-11-22 10:00:00",
         "code 3 of 5, 0.0420 EUR",
