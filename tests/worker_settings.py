@@ -21,5 +21,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Look for messages of a dead worker every second, not every 10 x 10 s (kombu's default).
     "unacked_restore_interval": 1,
     "unacked_restore_throttle": 1,
+    # The restore sweep holds a mutex in Redis; a worker SIGKILLed while holding it would block
+    # the next worker's sweep for kombu's default 300 s.
+    "unacked_mutex_expire": 5,
 }
 CELERY_TASK_ANNOTATIONS = json.loads(os.environ.get("CELERY_TEST_ANNOTATIONS") or "{}")
