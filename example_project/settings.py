@@ -61,6 +61,9 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
+# Seconds a database connection is reused (0: one per request or task). Celery workers want
+# it above 0: opening a PostgreSQL connection per task costs more than the task's queries.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A server and a worker write the same file: take the write lock when a transaction
     # starts, waiting for it, instead of failing "database is locked" on the first write.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import phonenumbers
@@ -82,6 +83,7 @@ def parse_phone(raw: str, country: str | None = None) -> ParsedPhone:
     )
 
 
+@functools.lru_cache(maxsize=4096)  # pure, and called several times per request (logs)
 def mask_phone(e164: str) -> str:
     """``+33612345678`` -> ``+33 6** ** *6 78``: country code, first and last three digits.
 

@@ -1,0 +1,40 @@
+"""Settings of the django-phone-verify process (its own virtual environment): the same
+middleware as the example project, its VerificationViewSet, an in-memory SMS backend."""
+
+import json
+import os
+
+SECRET_KEY = "bench-only-secret-key-0123456789abcdef0123456789abcdef"
+DEBUG = False
+ALLOWED_HOSTS = ["testserver"]
+USE_TZ = True
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "rest_framework",
+    "phone_verify",
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+ROOT_URLCONF = "dpv_urls"
+DATABASES = {"default": json.loads(os.environ["BENCH_DATABASE"])}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+PHONE_VERIFICATION = {
+    "BACKEND": "dpv_backend.MemoryBackend",
+    "OPTIONS": {},
+    "TOKEN_LENGTH": 6,
+    "MESSAGE": "Welcome to {app}! Please use security code {security_code} to proceed.",
+    "APP_NAME": "Bench",
+    "SECURITY_CODE_EXPIRATION_TIME": 300,
+    "VERIFY_SECURITY_CODE_ONLY_ONCE": True,
+}
