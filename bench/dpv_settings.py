@@ -16,6 +16,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "phone_verify",
 ]
+# The example project's middleware, copied: its settings module needs django-environ and our
+# app, which this virtual environment does not have (and must not: same import name).
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
