@@ -102,9 +102,10 @@ def start_verification(
 def get_verification(
     verification_id: object, *, session: MutableMapping[str, Any] | None = None
 ) -> Verification:
-    """The verification with this id; ``VerificationNotFound`` for unknown or malformed ids, and
-    for one bound to another browser session than ``session``: an id someone else started
-    answers exactly as an id that does not exist (nothing to learn by trying ids)."""
+    """The verification with this id; ``VerificationNotFound`` for unknown or malformed ids, and,
+    for a client's request (its ``session``), for one bound to another browser session: an id
+    someone else started answers exactly as an id that does not exist (nothing to learn by
+    trying ids). Without a session the caller is the app itself (a task): no binding applies."""
     return _find(Verification.objects.all(), verification_id, session)
 
 
@@ -397,7 +398,8 @@ _STATUS_FIELDS = ["status", "reason", "verified_at", "code_hash"]
 def _find(
     queryset: Any, verification_id: object, session: MutableMapping[str, Any] | None = None
 ) -> Verification:
-    """The one lookup by id: unknown, malformed and foreign ids all raise the same error."""
+    """The one lookup by id: unknown, malformed and (for a client's ``session``) foreign ids
+    all raise the same error."""
     try:
         pk = (
             verification_id
@@ -407,8 +409,10 @@ def _find(
         verification = queryset.get(pk=pk)
     except (ValueError, Verification.DoesNotExist):
         raise VerificationNotFound() from None
-    if verification.session_bound and not (
-        session is not None and remembers(session, "verifications", verification.pk)
+    if (
+        session is not None
+        and verification.session_bound
+        and not remembers(session, "verifications", verification.pk)
     ):
         raise VerificationNotFound()
     return verification

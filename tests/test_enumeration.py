@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from phone_verify import services
+from phone_verify.status import CheckOutcome
 
 PHONE = "+33612345678"
 API = "/api/phone-verify/verifications/"
@@ -70,3 +71,23 @@ def test_starting_reveals_nothing_about_the_number(api, outbox):
     shape = {key: type(value) for key, value in again.json().items()}
     assert shape == {key: type(value) for key, value in fresh.json().items()}
     assert again.json()["status"] == fresh.json()["status"] == "pending"
+
+
+def test_the_app_itself_reaches_a_session_bound_verification(db):
+    """Tasks and other callers without a session (``session=None``) act for the app, not for a
+    client: the binding does not apply to them (TeleSign's completion report, for one)."""
+    from django.contrib.sessions.backends.db import SessionStore
+
+    browser_session = SessionStore()
+    browser_session.save()
+    verification = services.start_verification(
+        PHONE, consents={"sms": True}, session=browser_session
+    )
+
+    assert verification.session_bound
+    assert services.get_verification(verification.pk) == verification
+    # services.report_completion (TeleSign's task) looks it up this way.
+    outcome = services.check_code(verification.pk, "000000").outcome
+    assert outcome in (CheckOutcome.INVALID, CheckOutcome.VERIFIED)
+    with pytest.raises(services.VerificationNotFound):
+        services.get_verification(verification.pk, session=SessionStore())
