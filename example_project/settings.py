@@ -93,6 +93,13 @@ CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == "memory://"
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Redis hands a message taken by a worker that died back only after ``visibility_timeout``; a
+# retry waiting on its countdown (up to PHONE_VERIFY["RETRY_BACKOFF_MAX"], 300 s) plus the send
+# task's hard time limit (90 s) must fit below it, or Redis would hand that message out twice.
+# A lost send does not wait for it: the send outbox's dispatcher (``celery worker -B``) hands it
+# over again after PHONE_VERIFY["SEND_REDISPATCH_AFTER"] seconds. RabbitMQ ignores this: its
+# unacknowledged messages come back as soon as the worker's connection drops.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 900}
 
 # --- REST framework and the OpenAPI schema ------------------------------------------------
 REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}

@@ -21,7 +21,7 @@ from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
-from . import funnel, services
+from . import funnel, outbox, services
 from .admin_filters import filter_records
 from .clients import client_ip
 from .consents import CHANNEL_LABELS, CHANNELS, CONSENT_KEYS, CONTACTS, consent_key
@@ -112,6 +112,10 @@ class VerificationAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def masked_phone(self, obj: Verification) -> str:
         return obj.masked_phone
 
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        extra = {"backlog": outbox.backlog()}
+        return super().changelist_view(request, {**(extra_context or {}), **extra})
+
     def get_urls(self) -> list[Any]:
         funnel_view = self.admin_site.admin_view(self.funnel_view)
         return [
@@ -133,6 +137,7 @@ class VerificationAdmin(ReadOnlyMixin, admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "days": days,
+            "backlog": outbox.backlog(),
             "providers": [
                 {
                     "name": name,

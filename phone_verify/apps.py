@@ -11,6 +11,7 @@ class PhoneVerifyConfig(AppConfig):
         from . import (
             checks,  # noqa: F401  (registers the system checks)
             logs,
+            tasks,  # noqa: F401  (registers Celery as the runner of the flows' jobs)
         )
 
         logs.install()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -9,6 +10,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError
 
 from .conf import DEFAULTS, SETTINGS_NAME, app_settings
 from .phones import alpha3_to_alpha2
@@ -20,6 +22,7 @@ _INT_BOUNDS: dict[str, tuple[int, int]] = {
     "MAX_SENDS": (1, 100),
     "RESEND_COOLDOWN": (0, 86_400),
     "SEND_MAX_RETRIES": (0, 50),
+    "SEND_REDISPATCH_AFTER": (1, 3600),
     "POLL_MAX": (0, 50),
     "PREFILL_RETENTION": (60, 30 * 86_400),
 }
@@ -177,5 +180,38 @@ def check_deployment(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
             "destinations you do not serve.",
             hint=f"List the countries of your users in {_key('ALLOWED_COUNTRIES')}.",
             id="phone_verify.W002",
+        )
+    ]
+
+
+# Sends owed for longer than this mean nobody hands them over: the dispatcher is not running.
+OUTBOX_STALL = dt.timedelta(minutes=5)
+
+
+@register(Tags.database)
+def check_outbox(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Warn when owed sends have waited for a provider more than five minutes. A database
+    check, as Django runs them: ``manage.py check --database default`` (and ``migrate``)."""
+    from .outbox import backlog
+
+    if not databases:
+        return []
+    try:
+        waiting = backlog()
+    except DatabaseError:
+        return []  # not migrated yet: nothing to say about the outbox
+    age = waiting.oldest_age()
+    if age is None or age <= OUTBOX_STALL:
+        return []
+    return [
+        Warning(
+            f"{waiting.count} code sends have been waiting for a provider, the oldest for "
+            f"{int(age.total_seconds() // 60)} minutes: the send outbox's dispatcher is "
+            "probably not running.",
+            hint="Run Celery beat with phone_verify.beat.BEAT_SCHEDULE (celery worker -B), or "
+            "'manage.py phone_verify_dispatch --loop'.",
+            id="phone_verify.W016",
         )
     ]

@@ -43,6 +43,9 @@ DEFAULTS: dict[str, Any] = {
     "HTTP_TIMEOUT": (3.05, 10),
     # How often the send task retries a provider fault before giving up.
     "SEND_MAX_RETRIES": 4,
+    # Seconds after which a send not yet handed to a provider is handed to the broker again by
+    # the dispatcher (``phone_verify_dispatch`` or the ``dispatch_sends`` beat task).
+    "SEND_REDISPATCH_AFTER": 20,
     # Rate limits, name -> (calls, window in seconds) or None (off); see limits.DEFAULT_LIMITS.
     "RATE_LIMITS": {},
     # The cache (a CACHES alias) holding the rate-limit counters: Redis in production.
@@ -115,6 +118,7 @@ class AppSettings:
     WEBHOOK_SECRETS: list[str]
     HTTP_TIMEOUT: float | tuple[float, float]
     SEND_MAX_RETRIES: int
+    SEND_REDISPATCH_AFTER: float
     RETRY_BACKOFF_MAX: float
     RATE_LIMITS: Mapping[str, tuple[int, int] | None]
     RATE_LIMIT_CACHE: str
@@ -132,11 +136,8 @@ app_settings = AppSettings()
 
 
 def _reload(*, setting: str, **kwargs: Any) -> None:
-    if setting in (SETTINGS_NAME, "SECRET_KEY", "DEBUG"):
+    if setting == SETTINGS_NAME:
         app_settings.reload()
-        from .providers import registry
-
-        registry.clear_cache()
 
 
 setting_changed.connect(_reload)

@@ -61,11 +61,23 @@ class Verification(models.Model):
     polls = models.PositiveSmallIntegerField(_("status polls made"), default=0)
     # While set and in the future, a status poll is in flight: nobody starts another.
     poll_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # The send outbox: set while send number ``sends`` is owed and not yet handed to a provider,
+    # to the time after which the dispatcher hands it to the broker again (see ``outbox``).
+    send_due_at = models.DateTimeField(_("send owed, re-dispatched after"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("verification")
         verbose_name_plural = _("verifications")
-        indexes = [models.Index(fields=["phone_number", "-created_at"], name="pv_verif_phone")]
+        indexes = [
+            models.Index(fields=["phone_number", "-created_at"], name="pv_verif_phone"),
+            # Only owed sends are in it: the dispatcher's cost does not grow with the number of
+            # finished verifications.
+            models.Index(
+                fields=["send_due_at"],
+                name="pv_verif_send_due",
+                condition=models.Q(send_due_at__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.masked_phone} ({self.get_status_display()})"
@@ -97,6 +109,7 @@ class DeliveryEvent(models.Model):
         CALLBACK = "callback", _("callback")
         POLL = "poll", _("poll")
         CHECK = "check", _("code check")
+        SKIPPED = "skipped", _("send skipped")
 
     verification = models.ForeignKey(Verification, on_delete=models.CASCADE, related_name="events")
     created_at = models.DateTimeField(_("received"), default=timezone.now)

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
+from . import jobs
 from .conf import app_settings
 from .exceptions import PhoneVerifyError, ProviderError, VerificationNotFound
 from .models import IdentityPrefill
@@ -115,7 +116,7 @@ def prefill_returned(
         ).update(dqe_token=token[:512], next_poll_at=timezone.now())
         if updated:
             logger.info("prefill %s: back from the operator (%s)", prefill.pk, status[:16])
-            _enqueue_poll(prefill.pk)
+            jobs.on_commit("poll_prefill", prefill.pk)
     prefill.refresh_from_db()
     return prefill
 
@@ -225,12 +226,6 @@ def error_detail(prefill: IdentityPrefill) -> str:
 def _session_hash(session: MutableMapping[str, Any]) -> str:
     key = getattr(session, "session_key", None) or ""
     return salted_hmac("phone_verify.prefill.session", key).hexdigest() if key else ""
-
-
-def _enqueue_poll(prefill_id: uuid.UUID) -> None:
-    from .tasks import poll_prefill as task
-
-    transaction.on_commit(lambda: task.delay(str(prefill_id)), robust=True)
 
 
 __all__ = [

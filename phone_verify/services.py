@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone, translation
 
-from . import limits, signals
+from . import jobs, limits, outbox, signals
 from .codes import code_matches, generate_code, hash_code
 from .conf import app_settings
 from .consents import clean_consents, without
@@ -60,8 +60,9 @@ def start_verification(
 
     Raises ``InvalidPhoneNumber`` / ``InvalidConsents`` (or a provider's refusal) before anything
     is stored. With a browser ``session`` (one that has a key), the verification is bound to it:
-    see ``get_verification``. The code is sent by a Celery task enqueued when the transaction
-    commits, so a rollback never sends an SMS.
+    see ``get_verification``. The send is recorded in the outbox with the verification and
+    handed to the broker when the transaction commits, so a rollback never sends an SMS and a
+    broker outage loses nothing.
     """
     parsed = parse_phone(phone_number, country)
     flags = clean_consents(consents)
@@ -70,7 +71,7 @@ def start_verification(
     _count_send(parsed.e164, parsed.country, ip)
     now = timezone.now()
     with transaction.atomic():
-        verification = Verification.objects.create(
+        verification = Verification(
             phone_number=parsed.e164,
             country=parsed.country,
             provider=provider.name,
@@ -83,6 +84,8 @@ def start_verification(
             purpose=purpose,
             session_bound=bool(getattr(session, "session_key", None)),
         )
+        outbox.owe_send(verification, now)  # send 1, saved with the verification
+        verification.save(force_insert=True)
         record_consent(
             parsed.e164,
             flags,
@@ -92,7 +95,6 @@ def start_verification(
             user_agent=user_agent,
             created_at=now,
         )
-        _enqueue_send(verification.pk, send_number=1)
     if verification.session_bound:
         remember(session, "verifications", verification.pk)  # type: ignore[arg-type]
     logger.info("verification %s started for %s", verification.pk, verification.masked_phone)
@@ -130,18 +132,19 @@ def resend(
         verification.sends += 1
         verification.last_sent_at = now
         verification.expires_at = now + dt.timedelta(seconds=app_settings.CODE_LIFETIME)
-        verification.save(update_fields=["sends", "last_sent_at", "expires_at"])
-        _enqueue_send(verification.pk, send_number=verification.sends)
+        outbox.owe_send(verification, now)
+        verification.save(update_fields=["sends", "last_sent_at", "expires_at", "send_due_at"])
     return verification
 
 
 def deliver_code(verification_id: object, send_number: int, *, final_attempt: bool = True) -> None:
     """Send code number ``send_number`` of a verification (what the send task runs).
 
-    Idempotent: a send already done, superseded by a later resend, or for a verification that
-    ended does nothing. The row stays locked during the provider call, so two workers can never
-    send the same code twice. A retryable provider fault is raised for the task to retry unless
-    ``final_attempt``; any other failure is recorded on the verification.
+    Idempotent: a send already done does nothing; a stale one (superseded by a later resend, or
+    for a verification that ended or expired) texts nothing and says why on the timeline. The
+    row stays locked during the provider call, so two workers can never send the same code
+    twice. A retryable provider fault is raised for the task to retry unless ``final_attempt``;
+    any other failure is recorded on the verification.
     """
     try:
         with transaction.atomic():
@@ -151,11 +154,12 @@ def deliver_code(verification_id: object, send_number: int, *, final_attempt: bo
             if verification is None:
                 logger.warning("send for unknown verification %s skipped", verification_id)
                 return
-            if (
-                verification.sends_done >= send_number
-                or verification.sends != send_number
-                or Status(verification.status).is_final
-            ):
+            if verification.sends_done >= send_number:
+                return  # handed to the provider already: a message delivered twice
+            stale = outbox.stale_reason(verification, send_number, timezone.now())
+            if stale:
+                outbox.skip(verification, send_number, stale)
+                verification.save(update_fields=["send_due_at"])
                 return
             provider = get_provider(verification.provider)
             record = _latest_consent(verification) if provider.sends_consents else None
@@ -178,7 +182,7 @@ def deliver_code(verification_id: object, send_number: int, *, final_attempt: bo
             )
             _record_send(verification, send_number, code, result)
             if provider.polls_status and verification.status in _UNSETTLED:
-                _enqueue("poll_status", verification.pk)
+                jobs.on_commit("poll_status", verification.pk)
             if record is not None and result.consent_echo is not None:
                 _record_echo(record, verification.provider, result.consent_echo)
     except ProviderError as error:
@@ -256,7 +260,7 @@ def check_code(
             _change_status(verification, Status.VERIFIED)
             outcome = CheckOutcome.VERIFIED
             if provider.reports_completion:
-                _enqueue("report_completion", verification.pk)
+                jobs.on_commit("report_completion", verification.pk)
         elif verdict is Verdict.EXPIRED:
             _change_status(verification, Status.EXPIRED, reason="expired")
             outcome = CheckOutcome.EXPIRED
@@ -392,7 +396,7 @@ def current_consent(phone_number: str) -> ConsentRecord | None:
 
 # --- internals ----------------------------------------------------------------------------
 
-_STATUS_FIELDS = ["status", "reason", "verified_at", "code_hash"]
+_STATUS_FIELDS = ["status", "reason", "verified_at", "code_hash", "send_due_at"]
 
 
 def _find(
@@ -525,19 +529,6 @@ def _count_send(e164: str, country: str, ip: str | None) -> None:
     )
 
 
-def _enqueue_send(verification_id: uuid.UUID, send_number: int) -> None:
-    _enqueue("send_code", verification_id, send_number)
-
-
-def _enqueue(task_name: str, *args: Any) -> None:
-    """Run a task once the current transaction commits (never for a rolled-back change)."""
-    from . import tasks
-
-    task = getattr(tasks, task_name)
-    arguments = [str(arg) if isinstance(arg, uuid.UUID) else arg for arg in args]
-    transaction.on_commit(lambda: task.delay(*arguments), robust=True)
-
-
 def _latest_consent(verification: Verification) -> ConsentRecord | None:
     return verification.consent_records.order_by("-created_at", "-id").first()
 
@@ -570,6 +561,7 @@ def _change_status(verification: Verification, new: Status | None, *, reason: st
     verification.status = new
     if new.is_final:
         verification.code_hash = ""  # single use: nothing left to match against
+        verification.send_due_at = None  # a code owed for an ended verification is never sent
     if new is Status.VERIFIED:
         verification.verified_at = timezone.now()
     elif new.is_final:
@@ -598,6 +590,7 @@ def _record_send(
     verification: Verification, send_number: int, code: str | None, result: SendResult
 ) -> None:
     verification.sends_done = send_number
+    verification.send_due_at = None  # handed over: the outbox owes nothing more
     if result.provider_reference:
         verification.provider_reference = result.provider_reference
     if result.expires_at and result.expires_at < verification.expires_at:
@@ -661,13 +654,15 @@ def send_failed(verification_id: object, send_number: int, error: ProviderError)
         if fallback:
             # Checks follow: they go to the provider that sent the latest code.
             verification.provider, verification.provider_reference = fallback, ""
-            verification.save(update_fields=["provider", "provider_reference"])
-            _enqueue_send(verification.pk, send_number=send_number)
+            outbox.owe_send(verification)
+            verification.save(update_fields=["provider", "provider_reference", "send_due_at"])
             logger.warning("verification %s fails over to %s", verification.pk, fallback)
-        elif nothing_out:
-            applied = _change_status(verification, Status(error.status), reason=reason)
-            if applied:
-                verification.save(update_fields=_STATUS_FIELDS)
+        else:
+            if send_number == verification.sends:
+                verification.send_due_at = None  # this send is over: nothing more is owed
+            if nothing_out:
+                applied = _change_status(verification, Status(error.status), reason=reason)
+            verification.save(update_fields=_STATUS_FIELDS)
         report = StatusReport(
             provider_reference=verification.provider_reference,
             status=Status(error.status),

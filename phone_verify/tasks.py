@@ -9,16 +9,21 @@ are what make a worker killed mid-task lose nothing (the broker hands the messag
 Time limits bound a task stuck on a provider: the soft one is raised inside the task, which then
 retries like any provider fault; the hard one kills the process (and the message is redelivered).
 Override them per task with Celery's ``task_annotations``.
+
+Loading this module registers Celery as the runner of the flows' jobs (``jobs.set_runner``):
+the flows never import it. Messages are published without kombu's retry loop: when the broker
+is down the request goes on at once, and the send outbox (``outbox``) hands the send over later.
 """
 
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from . import prefills, services
+from . import jobs, outbox, prefills, services
 from .conf import app_settings
 from .exceptions import ProviderError
 
@@ -60,13 +65,15 @@ def send_code(self, verification_id: str, send_number: int) -> None:  # type: ig
         if final_attempt:
             services.send_failed(verification_id, send_number, error)
             return
-        raise self.retry(
-            exc=error, countdown=backoff(self.request.retries), max_retries=None
-        ) from exc
+        raise _retry_send(self, verification_id, error) from exc
     except ProviderError as exc:  # only retryable ones reach here, and never on the last try
-        raise self.retry(
-            exc=exc, countdown=backoff(self.request.retries), max_retries=None
-        ) from exc
+        raise _retry_send(self, verification_id, exc) from exc
+
+
+def _retry_send(task: Any, verification_id: str, error: ProviderError) -> Exception:
+    countdown = backoff(task.request.retries)
+    outbox.postpone(verification_id, countdown)  # the dispatcher waits for this retry
+    return task.retry(exc=error, countdown=countdown, max_retries=None)
 
 
 @shared_task(bind=True, **RELIABLE)
@@ -107,6 +114,13 @@ def poll_prefill(self, prefill_id: str) -> None:  # type: ignore[no-untyped-def]
 
 
 @shared_task(ignore_result=True)
+def dispatch_sends() -> int:
+    """One pass of the send outbox's dispatcher (``BEAT_SCHEDULE`` runs it every 10 s;
+    ``manage.py phone_verify_dispatch`` does the same without beat). Answers the sends handed."""
+    return outbox.dispatch_due_sends().handed
+
+
+@shared_task(ignore_result=True)
 def purge_expired_data() -> dict[str, int]:
     """Apply ``VERIFICATION_RETENTION`` (for a Celery beat schedule; ``phone_verify_purge``
     does the same)."""
@@ -119,3 +133,18 @@ def purge_expired_data() -> dict[str, int]:
 def purge_prefills() -> int:
     """Blank identity data past ``PREFILL_RETENTION`` (for a Celery beat schedule)."""
     return prefills.purge_prefills()
+
+
+def _run(job: str, args: tuple[Any, ...]) -> None:
+    """Publish ``job(*args)``, failing at once when the broker is down: one connection try and
+    no publish retry (kombu would otherwise keep a request waiting for seconds)."""
+    task = globals()[job]
+    if task.app.conf.task_always_eager:
+        task.apply_async(args)
+        return
+    with task.app.connection_or_acquire() as connection:
+        connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0)
+        task.apply_async(args, retry=False, connection=connection)
+
+
+jobs.set_runner(_run)

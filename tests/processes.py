@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -27,11 +28,12 @@ def free_port() -> int:
 class Process:
     """A child process whose output lines are collected in a queue as they come."""
 
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+    def __init__(self, args: list[str], env: dict[str, str], *, python: bool = True) -> None:
+        """``args`` of a Python run (``python=True``: ``-m celery ...``), or a whole command."""
         self.lines: queue.Queue[str] = queue.Queue()
         self.output: list[str] = []
         self.popen = subprocess.Popen(
-            [sys.executable, *args],
+            [sys.executable, *args] if python else args,
             cwd=ROOT,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
             stdout=subprocess.PIPE,
@@ -78,10 +80,14 @@ class Process:
                 self.popen.wait()
 
 
-def start_worker(env: dict[str, str], concurrency: int = 0) -> Process:
+def start_worker(env: dict[str, str], concurrency: int = 0, *, beat: bool = False) -> Process:
     """A real Celery worker of the example project, once it says it is ready: the solo pool, or
-    the prefork pool with ``concurrency`` child processes (time limits need prefork)."""
+    the prefork pool with ``concurrency`` child processes (time limits need prefork); with
+    ``beat``, the embedded beat too (``-B``: the README's command, which runs the dispatcher)."""
     pool = ["--pool=prefork", f"--concurrency={concurrency}"] if concurrency else ["--pool=solo"]
+    if beat:
+        schedule = Path(tempfile.mkdtemp(prefix="phone-verify-beat-")) / "schedule"
+        pool += ["-B", f"--schedule={schedule}"]
     worker = Process(
         [
             "-m",
@@ -103,6 +109,37 @@ def start_worker(env: dict[str, str], concurrency: int = 0) -> Process:
         worker.stop()
         raise
     return worker
+
+
+def start_redis(port: int) -> Process:
+    """A private ``redis-server`` on 127.0.0.1:``port`` keeping nothing on disk, once it answers
+    (a broker a test may stop: never the shared one)."""
+    import redis
+
+    server = Process(
+        [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        {},
+        python=False,
+    )
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            redis.Redis(port=port).ping()
+            return server
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    server.stop()
+    raise AssertionError("redis-server did not start:\n" + "".join(server.output))
 
 
 def redis_url() -> str:

@@ -412,11 +412,16 @@ def test_the_admin_masks_identity_data(api, dqe, started, staff_client):
     assert "Lovelace" not in html and "Ada" not in html and "L*******" in html
 
 
-def test_the_example_projects_beat_schedule_runs_the_purge_tasks(db):
+def test_the_example_projects_beat_schedule_runs_the_purge_tasks_and_the_dispatcher(db):
     from example_project.celery import app
 
     app.loader.import_default_modules()
     tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
-    assert tasks == {"phone_verify.tasks.purge_prefills", "phone_verify.tasks.purge_expired_data"}
+    assert tasks == {
+        "phone_verify.tasks.purge_prefills",
+        "phone_verify.tasks.purge_expired_data",
+        "phone_verify.tasks.dispatch_sends",
+    }
+    assert app.tasks["phone_verify.tasks.dispatch_sends"].run() == 0  # no send owed here
     assert app.tasks["phone_verify.tasks.purge_prefills"].run() == 0  # nothing old enough here
     assert set(app.tasks["phone_verify.tasks.purge_expired_data"].run().values()) == {0}

@@ -24,7 +24,15 @@ from phone_verify.models import DeliveryEvent, Verification
 from .fake_fortytwo import FakeFortytwo
 from .fake_server import running
 from .fake_telesign import API_KEY, CUSTOMER_ID, FakeTeleSign
-from .processes import Process, free_port, redis_url, require_redis, start_server, start_worker
+from .processes import (
+    Process,
+    free_port,
+    redis_url,
+    require_redis,
+    start_redis,
+    start_server,
+    start_worker,
+)
 
 pytestmark = [
     pytest.mark.postgres,
@@ -68,14 +76,17 @@ class Stack:
         self.worker: Process | None = None
         self.statuses: Counter[int] = Counter()  # every API answer's HTTP status
 
-    def start(self, concurrency: int = 4, **env: Any) -> None:
+    def start(
+        self, concurrency: int = 4, *, worker: bool = True, beat: bool = False, **env: Any
+    ) -> None:
         for name, value in env.items():
             self.env[name] = value if isinstance(value, str) else json.dumps(value)
         self.server, self.url = start_server(self.env, port=self.port)
-        self.start_worker(concurrency)
+        if worker:
+            self.start_worker(concurrency, beat=beat)
 
-    def start_worker(self, concurrency: int = 4) -> None:
-        self.worker = start_worker(self.env, concurrency=concurrency)
+    def start_worker(self, concurrency: int = 4, *, beat: bool = False) -> None:
+        self.worker = start_worker(self.env, concurrency=concurrency, beat=beat)
 
     def stop(self) -> None:
         for process in (self.worker, self.server):
@@ -279,4 +290,76 @@ def test_failover_from_an_unreachable_primary_to_a_working_fallback(stack, numbe
         f"primary refused (connection refused, 3 tries each): 20 verifications failed over to "
         f"TeleSign and sent in {took:.2f} s; 20 sends with is_primary=false; 20 checks at "
         f"TeleSign, 20 verified"
+    )
+
+
+# --- the send outbox: the database, not the broker, is the record of sends owed --------------
+
+
+def test_a_broker_down_when_codes_are_asked_for_loses_none_of_them(stack, numbers):
+    port = free_port()
+    broker = start_redis(port)
+    stack.start(worker=False, CELERY_BROKER_URL=f"redis://127.0.0.1:{port}/0")
+    # One code asked for while the broker is up warms the server's create path; the broker
+    # then goes down with its message (it keeps nothing on disk): that code is owed too.
+    (warm_up,) = stack.create(1)
+    broker.stop()
+
+    answers = [
+        stack.call("POST", "", json={"phone_number": phone(i), "consents": {"sms": True}})
+        for i in range(1, 21)
+    ]
+    times = [answer.elapsed.total_seconds() for answer in answers]
+    assert [answer.status_code for answer in answers] == [201] * 20
+    assert max(times) < 0.2, times  # the fast path fails fast: no retry loop in the request
+    assert stack.fortytwo.sms_sent == 0
+    ids = {warm_up} | {answer.json()["id"] for answer in answers}
+
+    broker = start_redis(port)  # the broker is back, with none of the messages
+    try:
+        back = time.monotonic()
+        stack.start_worker(concurrency=2, beat=True)
+        took = stack.wait_for(sent(21), 60, "21 codes sent once the broker is back")
+        took_from_back = time.monotonic() - back
+    finally:
+        broker.stop()
+
+    assert set(stack.fortytwo.requests_per_ref()) == ids
+    assert set(stack.fortytwo.requests_per_ref().values()) == {1}  # each exactly once
+    assert stack.fortytwo.sms_sent == 21
+    assert not Verification.objects.filter(send_due_at__isnull=False).exists()
+    numbers(
+        f"broker down: 20 creates answered 201 in {min(times) * 1000:.0f}-"
+        f"{max(times) * 1000:.0f} ms; broker back: those 20 and 1 lost with the broker all sent "
+        f"{took:.1f} s after the worker with the dispatcher was ready ({took_from_back:.1f} s "
+        f"after the broker), each once"
+    )
+
+
+def test_a_worker_killed_with_sends_in_flight_on_redis_loses_none(stack, numbers):
+    # The example project's Redis transport options: a killed worker's messages come back only
+    # after the visibility timeout (minutes). The dispatcher must not wait for that.
+    stack.fortytwo.latency = 1.0
+    stack.start(concurrency=4, beat=True)
+    ids = stack.create(20)
+    stack.wait_for(lambda: len(stack.fortytwo.requests_per_ref()) >= 4, 30, "sends in flight")
+
+    stack.worker.kill()
+    killed = time.monotonic()
+    reached_at_kill = len(stack.fortytwo.requests_per_ref())
+    recorded_at_kill = Verification.objects.filter(sends_done=1).count()
+    assert recorded_at_kill < reached_at_kill  # some requests were in flight
+    stack.start_worker(concurrency=4, beat=True)
+    stack.wait_for(sent(20), 90, "all 20 sent after the kill")
+    delay = time.monotonic() - killed
+
+    per_ref = stack.fortytwo.requests_per_ref()
+    assert set(per_ref) == set(ids)  # every code reached the provider
+    assert stack.fortytwo.sms_sent == 20  # none texted twice (Fortytwo dedupes by client_ref)
+    assert delay <= 60
+    numbers(
+        f"SIGKILL with {reached_at_kill - recorded_at_kill} sends in flight and "
+        f"{20 - reached_at_kill} not started: every code reached the provider {delay:.1f} s "
+        f"after the kill; {sum(per_ref.values()) - 20} requests repeated (answered -52), "
+        f"SMS texted {stack.fortytwo.sms_sent} for 20"
     )

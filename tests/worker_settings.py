@@ -1,12 +1,13 @@
 """The example project's settings, plus what the real-worker tests tune through the environment:
 ``PHONE_VERIFY_TEST_OVERRIDES`` (JSON merged into ``PHONE_VERIFY``), a short Redis visibility
-timeout (a killed worker's messages come back quickly) and Celery task annotations (time limits)."""
+timeout where a test asks (a killed worker's messages come back quickly) and Celery task
+annotations (time limits)."""
 
 import json
 import os
 
 from example_project.settings import *  # noqa: F403
-from example_project.settings import PHONE_VERIFY
+from example_project.settings import CELERY_BROKER_TRANSPORT_OPTIONS, PHONE_VERIFY
 from phone_verify.limits import DEFAULT_LIMITS
 
 _overrides = json.loads(os.environ.get("PHONE_VERIFY_TEST_OVERRIDES") or "{}")
@@ -17,7 +18,11 @@ if isinstance(_overrides.get("HTTP_TIMEOUT"), list):
 PHONE_VERIFY = {**PHONE_VERIFY, "RATE_LIMITS": dict.fromkeys(DEFAULT_LIMITS), **_overrides}
 
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": float(os.environ.get("CELERY_TEST_VISIBILITY_TIMEOUT") or 3600),
+    **CELERY_BROKER_TRANSPORT_OPTIONS,
+    "visibility_timeout": float(
+        os.environ.get("CELERY_TEST_VISIBILITY_TIMEOUT")
+        or CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    ),
     # Look for messages of a dead worker every second, not every 10 x 10 s (kombu's default).
     "unacked_restore_interval": 1,
     "unacked_restore_throttle": 1,

@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import prefills, services, tasks
+from .. import jobs, prefills, services
 from ..clients import client_ip
 from ..models import ConsentRecord, IdentityPrefill
 from ..status import CheckOutcome
@@ -181,7 +181,7 @@ class PrefillDetailView(PhoneVerifyView):
         prefill = prefills.get_prefill(pk, request.session)
         if prefills.poll_due(prefill):
             # Without a worker this runs the poll now; with one, the lease keeps it single.
-            tasks.poll_prefill.delay(str(prefill.pk))
+            jobs.hand_over("poll_prefill", str(prefill.pk))
             prefill.refresh_from_db()
         body: dict[str, Any] = {"id": prefill.pk, "status": prefill.status, "data": prefill.data}
         if prefill.status == IdentityPrefill.Status.ERROR:

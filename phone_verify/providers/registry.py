@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
 from ..conf import app_settings
@@ -36,3 +39,12 @@ def get_provider(name: str | None = None) -> Provider:
 
 def clear_cache() -> None:
     _instances.clear()
+
+
+def _settings_changed(*, setting: str, **kwargs: Any) -> None:
+    # Providers are built from PHONE_VERIFY (and sign with SECRET_KEY, behave by DEBUG).
+    if setting in ("PHONE_VERIFY", "SECRET_KEY", "DEBUG"):
+        clear_cache()
+
+
+setting_changed.connect(_settings_changed)
