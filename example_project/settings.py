@@ -143,6 +143,15 @@ PHONE_VERIFY = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"phone_verify": {"handlers": ["console"], "level": "INFO"}},
+    # Phone numbers masked in whatever reaches the console: a message, an exception's text.
+    "filters": {"mask_phone_numbers": {"()": "phone_verify.logs.MaskPhoneNumbers"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["mask_phone_numbers"]}
+    },
+    "loggers": {
+        "phone_verify": {"handlers": ["console"], "level": "INFO"},
+        # Every 500 with its traceback, whatever DEBUG says: Django's own logging shows them
+        # only with DEBUG on (and mails them to ADMINS with DEBUG off).
+        "django.request": {"handlers": ["console"], "level": "ERROR"},
+    },
 }

@@ -9,9 +9,11 @@ import json
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import Http404, HttpRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -44,6 +46,24 @@ class ReadOnlyMixin:
         return False
 
 
+class ReviewChangeList(ChangeList):
+    """A page past the end (or before the start) is a 404, not a redirect to Django's
+    "database error" page."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        try:
+            super().get_results(request)
+        except IncorrectLookupParameters:  # raised here only for a page that does not exist
+            raise Http404(_("No such page.")) from None
+
+
+class ReviewAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Base of the app's admin pages: read-only, and an unknown page is a 404."""
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return ReviewChangeList
+
+
 class DeliveryEventInline(ReadOnlyMixin, admin.TabularInline):
     model = DeliveryEvent
     extra = 0
@@ -73,7 +93,7 @@ class ConsentEchoInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Verification)
-class VerificationAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class VerificationAdmin(ReviewAdmin):
     list_display = [
         "masked_phone",
         "status",
@@ -158,7 +178,9 @@ class ChannelFilter(admin.SimpleListFilter):
         return [(channel, CHANNEL_LABELS[channel]) for channel in CHANNELS]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        return filter_records(queryset, channel=self.value()) if self.value() else queryset
+        if self.value() not in CHANNELS:  # none, or not one we offer: no filter
+            return queryset
+        return filter_records(queryset, channel=self.value())
 
 
 class ContactFilter(admin.SimpleListFilter):
@@ -200,7 +222,7 @@ class CurrentFilter(_YesNoFilter):
 
 
 @admin.register(ConsentRecord)
-class ConsentRecordAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class ConsentRecordAdmin(ReviewAdmin):
     """Who consented to what, when, how it was proven, and what changed since.
 
     Nobody adds, changes or deletes a record here; "record withdrawal" appends the superseding
@@ -432,7 +454,7 @@ def mask_identity(value: Any) -> Any:
 
 
 @admin.register(IdentityPrefill)
-class IdentityPrefillAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class IdentityPrefillAdmin(ReviewAdmin):
     """Prefills for support: who, when, which operator, how it ended; identity data masked."""
 
     list_display = ["masked_phone", "status", "operator", "error", "created_at", "purged_at"]

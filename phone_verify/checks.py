@@ -25,6 +25,9 @@ _INT_BOUNDS: dict[str, tuple[int, int]] = {
     "SEND_REDISPATCH_AFTER": (1, 3600),
     "POLL_MAX": (0, 50),
     "PREFILL_RETENTION": (60, 30 * 86_400),
+    "MAX_BODY_SIZE": (1_024, 10 * 1_048_576),
+    "MAX_JSON_DEPTH": (4, 100),  # Python's own parser recurses: keep far from its limit
+    "MAX_CALLBACK_REPORTS": (1, 10_000),
 }
 
 

@@ -37,8 +37,14 @@ DEFAULTS: dict[str, Any] = {
     "ALLOW_CONSOLE_PROVIDER": False,
     # Absolute base URL used to build the callback URLs handed to providers.
     "PUBLIC_URL": "http://localhost:8000",
-    # Secret path segments accepted by unsigned webhooks (several, for rotation).
+    # Secrets accepted by unsigned webhooks as the password of HTTP Basic credentials carried
+    # in the callback URL (several, for rotation; the first is the one handed out).
     "WEBHOOK_SECRETS": [],
+    # What an endpoint accepts (see inputs.py): bytes per request body (413 past it), nesting
+    # of a JSON body (400 past it), and delivery reports per provider callback (413 past it).
+    "MAX_BODY_SIZE": 16_384,
+    "MAX_JSON_DEPTH": 16,
+    "MAX_CALLBACK_REPORTS": 100,
     # Seconds to wait for a provider: (connect, read).
     "HTTP_TIMEOUT": (3.05, 10),
     # How often the send task retries a provider fault before giving up.
@@ -116,6 +122,9 @@ class AppSettings:
     ALLOW_CONSOLE_PROVIDER: bool
     PUBLIC_URL: str
     WEBHOOK_SECRETS: list[str]
+    MAX_BODY_SIZE: int
+    MAX_JSON_DEPTH: int
+    MAX_CALLBACK_REPORTS: int
     HTTP_TIMEOUT: float | tuple[float, float]
     SEND_MAX_RETRIES: int
     SEND_REDISPATCH_AFTER: float

@@ -45,6 +45,30 @@ class InvalidCodeFormat(PhoneVerifyError, ValueError):
     default_detail = _("The code does not have the expected format.")
 
 
+class MalformedRequest(PhoneVerifyError, ValueError):
+    """A body or parameter that breaks the input rule of ``inputs``: not UTF-8, not JSON,
+    nested too deeply, a NUL or a lone surrogate."""
+
+    code = "malformed_request"
+    default_detail = _("The request cannot be read.")
+
+
+class RequestTooLarge(PhoneVerifyError):
+    """A body past ``MAX_BODY_SIZE``, or a callback with more than ``MAX_CALLBACK_REPORTS``."""
+
+    code = "too_large"
+    default_detail = _("The request is too large.")
+    http_status = 413
+
+
+class UnsupportedMediaType(PhoneVerifyError):
+    """A POST whose Content-Type is not one the endpoint reads (JSON, for the API)."""
+
+    code = "unsupported_media_type"
+    default_detail = _("Send the body as JSON (Content-Type: application/json).")
+    http_status = 415
+
+
 class VerificationNotFound(PhoneVerifyError, LookupError):
     code = "not_found"
     default_detail = _("No such verification.")

@@ -32,6 +32,8 @@ class Api:
             return getattr(self.client, method)(url, data, **extra)
 
     def post(self, path: str, data: Any = None, **extra: Any) -> Any:
+        if data is None and extra.get("format", "json") == "json":
+            data = {}  # as a JSON client posts "nothing" (the API takes JSON only, even then)
         return self.request("post", path, data, **extra)
 
     def get(self, path: str, **extra: Any) -> Any:

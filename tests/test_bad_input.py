@@ -89,7 +89,7 @@ def test_bad_start_requests_are_refused_cleanly(api, body, status, code):
             "unsupported_media_type",
         ),
         ("+33612345678", "text/plain", 415, "unsupported_media_type"),
-        ('{"phone_number": ', "application/json", 400, "parse_error"),
+        ('{"phone_number": ', "application/json", 400, "malformed_request"),
         ("[1, 2, 3]", "application/json", 400, "invalid_request"),
     ],
     ids=["form encoded", "text", "truncated json", "json list"],

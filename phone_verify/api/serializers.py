@@ -85,7 +85,9 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class InvalidCodeSerializer(ErrorSerializer):
-    attempts_left = serializers.IntegerField()
+    attempts_left = serializers.IntegerField(
+        required=False, help_text="With invalid_code: wrong codes still allowed"
+    )
 
 
 class StartPrefillSerializer(serializers.Serializer):

@@ -7,21 +7,25 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.mediatypes import media_type_matches
 from rest_framework.views import APIView
 
-from .. import jobs, prefills, services
+from .. import inputs, jobs, prefills, services
 from ..clients import client_ip
+from ..exceptions import PhoneVerifyError, UnsupportedMediaType
 from ..models import ConsentRecord, IdentityPrefill
 from ..status import CheckOutcome
 from . import errors
+from .parsers import StrictJSONParser
+from .schema import PhoneVerifySchema, link_to
 from .serializers import (
     CheckCodeSerializer,
     CheckedSerializer,
@@ -51,21 +55,41 @@ CHECK_FAILURE_DETAIL = {
 }
 
 ERRORS = {400: ErrorSerializer, 404: ErrorSerializer, 415: ErrorSerializer}
+# Links from an answer carrying a verification (its "id") to what can be done with it next.
+VERIFICATION_LINKS = {
+    "GetVerification": link_to("get_verification", id="$response.body#/id"),
+    "CheckCode": link_to("check_code", id="$response.body#/id"),
+    "ResendCode": link_to("resend_code", id="$response.body#/id"),
+}
 
 
 class PhoneVerifyView(APIView):
-    """Base of the app's API views: JSON only, anonymous allowed, our error shape."""
+    """Base of the app's API views: JSON only (every POST, body or not: see ``initial``),
+    anonymous allowed, our error shape."""
 
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
     renderer_classes = [JSONRenderer]
     authentication_classes = [SessionAuthentication]
     permission_classes = [AllowAny]
+    schema = PhoneVerifySchema()
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        # Checked even when the view reads no body (resend): a cross-site page can post
+        # text/plain or a form without asking, but not JSON.
+        if request.method == "POST" and not any(
+            media_type_matches(parser.media_type, request.content_type)
+            for parser in self.get_parsers()
+        ):
+            raise UnsupportedMediaType()
 
     def get_exception_handler(self) -> Any:
         return errors.exception_handler
 
 
 class VerificationListView(PhoneVerifyView):
+    schema_links = {"201": VERIFICATION_LINKS}
+
     @extend_schema(
         operation_id="start_verification",
         request=StartVerificationSerializer,
@@ -91,6 +115,8 @@ class VerificationListView(PhoneVerifyView):
 
 
 class VerificationDetailView(PhoneVerifyView):
+    schema_links = {"200": VERIFICATION_LINKS}
+
     @extend_schema(
         operation_id="get_verification", responses={200: VerificationSerializer, **ERRORS}
     )
@@ -100,6 +126,12 @@ class VerificationDetailView(PhoneVerifyView):
 
 
 class CheckCodeView(PhoneVerifyView):
+    schema_links = {
+        "200": {"GetVerification": link_to("get_verification", id="$response.body#/id")},
+        # A wrong code: ask for another one.
+        "400": {"ResendCode": link_to("resend_code", id="$request.path.id")},
+    }
+
     @extend_schema(
         operation_id="check_code",
         request=CheckCodeSerializer,
@@ -132,9 +164,11 @@ class CheckCodeView(PhoneVerifyView):
 
 
 class ResendView(PhoneVerifyView):
+    schema_links = {"202": VERIFICATION_LINKS}
+
     @extend_schema(
         operation_id="resend_code",
-        request=None,
+        request={"application/json": OpenApiTypes.OBJECT},
         responses={
             202: VerificationSerializer,
             404: ErrorSerializer,
@@ -147,6 +181,8 @@ class ResendView(PhoneVerifyView):
 
 
 class PrefillListView(PhoneVerifyView):
+    schema_links = {"202": {"GetPrefill": link_to("get_prefill", id="$response.body#/id")}}
+
     @extend_schema(
         operation_id="start_prefill",
         request=StartPrefillSerializer,
@@ -195,10 +231,10 @@ def prefill_return(request: HttpRequest, pk: str) -> HttpResponse:
         prefill = prefills.prefill_returned(
             pk,
             request.session,
-            token=request.GET.get("token", ""),
-            status=request.GET.get("status", ""),
+            token=inputs.check_text(request.GET.get("token", "")),
+            status=inputs.check_text(request.GET.get("status", "")),
         )
-    except prefills.PrefillNotFound as error:
+    except PhoneVerifyError as error:  # PrefillNotFound, MalformedRequest
         return JsonResponse(error.as_dict(), status=error.http_status)
     return HttpResponseRedirect(prefill.return_url)
 

@@ -97,7 +97,7 @@
       sendButton.disabled = true;
       var open = hiddenId.value && block.dataset.phone === number.value + country.value;
       var request = open
-        ? api(block, "POST", "verifications/" + hiddenId.value + "/resend/")
+        ? api(block, "POST", "verifications/" + hiddenId.value + "/resend/", {})
         : api(block, "POST", "verifications/", {
             phone_number: number.value, country: country.value, consents: consents(),
           });
