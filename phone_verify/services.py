@@ -32,7 +32,7 @@ from .exceptions import (
 from .models import ConsentEcho, ConsentRecord, DeliveryEvent, Verification
 from .phones import parse_phone
 from .providers.base import OutgoingCode
-from .providers.registry import get_provider
+from .providers.registry import get_provider, providers_in_use
 from .session import remember, remembers
 from .status import CheckOutcome, CheckResult, SendResult, Status, StatusReport, Verdict
 
@@ -284,7 +284,8 @@ def apply_report(report: StatusReport, *, provider: str, kind: str) -> Verificat
 
     Reports only move a verification forward: one that does not (late, or older than the last
     report applied) is stored with ``applied=False`` and changes nothing; a replay of a report
-    already stored (same reference, provider status and time) is dropped. The report's reference
+    already stored (same reference, provider status and time, or both without a time) is
+    dropped. The report's reference
     may be the verification's current one, or any a send of it was given (an earlier send's, a
     message id). A report for an unknown reference is logged and dropped (None).
     """
@@ -297,16 +298,25 @@ def apply_report(report: StatusReport, *, provider: str, kind: str) -> Verificat
                 "%s report for unknown reference %r", provider, report.provider_reference
             )
             return None
+        # The same event twice (same reference, status and time, or both without a time, as
+        # TeleSign's unsigned-time callbacks come) is a replay.
+        if verification.events.filter(
+            provider_reference=report.provider_reference,
+            provider_status=str(report.provider_status)[:64],
+            **(
+                {"occurred_at": report.occurred_at}
+                if report.occurred_at is not None
+                else {"occurred_at__isnull": True}
+            ),
+        ).exists():
+            logger.info("%s report replayed for %s: dropped", provider, verification.pk)
+            return verification
         if report.occurred_at is not None:
-            events = verification.events.filter(occurred_at__isnull=False)
-            if events.filter(
-                provider_reference=report.provider_reference,
-                provider_status=str(report.provider_status)[:64],
-                occurred_at=report.occurred_at,
-            ).exists():
-                logger.info("%s report replayed for %s: dropped", provider, verification.pk)
-                return verification
-            newest = events.filter(applied=True).order_by("-occurred_at").first()
+            newest = (
+                verification.events.filter(occurred_at__isnull=False, applied=True)
+                .order_by("-occurred_at")
+                .first()
+            )
             stale = newest is not None and newest.occurred_at > report.occurred_at
         else:
             stale = False
@@ -675,7 +685,7 @@ def send_failed(verification_id: object, send_number: int, error: ProviderError)
 
 def _fallback_after(provider: str) -> str | None:
     """The provider to try after ``provider`` fails: the next of PROVIDER + FALLBACK_PROVIDERS."""
-    chain = [app_settings.PROVIDER, *app_settings.FALLBACK_PROVIDERS]
+    chain = providers_in_use()
     later = chain[chain.index(provider) + 1 :] if provider in chain else []
     return later[0] if later else None
 

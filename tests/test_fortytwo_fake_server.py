@@ -122,5 +122,13 @@ def test_the_example_project_with_fortytwo_against_the_fake(tmp_path, fake_forty
         server.stop()
     (_, path, headers, body), (_, check_path, _, _) = fake.requests
     assert path == "/1/2fa" and headers["Authorization"] == "Token TOKEN-FAKE"
-    assert body["callback_url"] == f"{url}/api/phone-verify/webhooks/fortytwo/{SECRET}/"
+    host = url.removeprefix("http://")
+    assert (
+        body["callback_url"]
+        == f"http://phone_verify:{SECRET}@{host}/api/phone-verify/webhooks/fortytwo/"
+    )
+    # The callback went through (delivered) and no log line of the server, its access log
+    # included, holds the secret.
+    assert "webhooks/fortytwo/" in "".join(server.output)
+    assert SECRET not in "".join(server.output)
     assert check_path == f"/1/2fa/{verification_id}/{code}"

@@ -1,9 +1,10 @@
-"""The Fortytwo delivery webhook: authenticated by its secret URL (and optionally the source
-address) before the body is read; bundled reports applied; duplicates, late, unknown and
-garbage reports handled."""
+"""The Fortytwo delivery webhook: authenticated by the HTTP Basic credentials of its callback
+URL (and optionally the source address) before the body is read; bundled reports applied;
+duplicates, late, unknown and garbage reports handled."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 
@@ -57,8 +58,14 @@ def sent(api, fortytwo_settings):
     return Verification.objects.get(pk=response.json()["id"])
 
 
-def post(client, payload: str, path: str = HOOK, **extra):
-    return client.post(path, payload, content_type="application/json", **extra)
+def basic(secret: str, user: str = "phone_verify") -> str:
+    return "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()
+
+
+def post(client, payload: str, path: str = HOOK, *, secret: str = SECRET, **extra):
+    return client.post(
+        path, payload, content_type="application/json", HTTP_AUTHORIZATION=basic(secret), **extra
+    )
 
 
 def statuses(verification):
@@ -78,8 +85,8 @@ def test_a_delivery_report_moves_the_verification_to_delivered(client, sent):
 
 
 def test_the_older_secret_is_accepted_during_rotation(client, sent):
-    path = HOOK.replace(SECRET, "older-secret-still-accepted")
-    assert post(client, body(report("DELIVRD")), path).status_code == 200
+    response = post(client, body(report("DELIVRD")), secret="older-secret-still-accepted")
+    assert response.status_code == 200
 
 
 @pytest.mark.parametrize("secret", ["wrong", SECRET[:-1], SECRET + "x", "a" * 200])
@@ -87,7 +94,7 @@ def test_a_wrong_secret_is_refused_before_the_body_is_read(client, sent, secret,
     # Bigger than DATA_UPLOAD_MAX_MEMORY_SIZE: reading request.body would raise and answer 400.
     huge = "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
 
-    response = post(client, huge, HOOK.replace(SECRET, secret))
+    response = post(client, huge, secret=secret)
 
     assert response.status_code == 403
     assert response.json()["code"] == "forbidden"
@@ -212,7 +219,7 @@ def test_a_report_for_the_first_code_after_a_resend_still_finds_its_verification
 
 def test_a_provider_without_callbacks_and_an_unknown_one_answer_404(client, sent):
     for name in ("dqe", "console", "nobody"):
-        path = f"/api/phone-verify/webhooks/{name}/{SECRET}/"
+        path = f"/api/phone-verify/webhooks/{name}/"
         assert post(client, body(report("DELIVRD")), path).status_code == 404
 
 

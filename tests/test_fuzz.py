@@ -7,6 +7,7 @@ of every JSON type, so the parsers meet both plausible and absurd answers.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import uuid
@@ -174,7 +175,10 @@ def test_authentic_callbacks_through_the_webhooks_never_answer_500(client, body)
     data = body.encode()
     with provider_settings("fortytwo"):
         fortytwo = client.post(
-            f"/api/phone-verify/webhooks/fortytwo/{SECRET}/", data, content_type="application/json"
+            "/api/phone-verify/webhooks/fortytwo/",
+            data,
+            content_type="application/json",
+            HTTP_AUTHORIZATION="Basic " + base64.b64encode(f"u:{SECRET}".encode()).decode(),
         )
     with provider_settings("telesign"):
         sig = signature(API_KEY, data)
@@ -184,8 +188,10 @@ def test_authentic_callbacks_through_the_webhooks_never_answer_500(client, body)
             content_type="application/json",
             HTTP_AUTHORIZATION=f"TSA {CUSTOMER_ID}:{sig}",
         )
-    assert fortytwo.status_code in (200, 400), fortytwo.content
-    assert telesign.status_code in (200, 400), telesign.content
+    # An empty body goes without a Content-Type (Django's test client): 415.
+    allowed = (200, 400) if data else (415,)
+    assert fortytwo.status_code in allowed, fortytwo.content
+    assert telesign.status_code in allowed, telesign.content
 
 
 phones = st.text(max_size=20) | st.from_regex(r"\+?33 ?[1-9]( ?\d\d){4}", fullmatch=True)

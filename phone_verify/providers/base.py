@@ -14,14 +14,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 from django.core.checks import CheckMessage, Error
 from django.urls import NoReverseMatch, reverse
 
+from .. import inputs
 from ..conf import app_settings
-from ..exceptions import NoCallbacks, ProviderError
+from ..exceptions import MalformedCallback, MalformedRequest, NoCallbacks, ProviderError
 from ..status import SendResult, StatusReport, Verdict
 
 
@@ -50,11 +51,12 @@ class OutgoingCode:
 class InboundCallback:
     """One HTTP request a provider made to our webhook, as providers see it.
 
-    ``body`` reads the request body on first use: a provider that authenticates by the URL's
-    secret (``secret``) or the source address decides without reading it.
+    ``body`` reads the request body on first use (within ``MAX_BODY_SIZE``): a provider that
+    authenticates by the secret of the callback URL (``secret``) or the source address decides
+    without reading it.
     """
 
-    secret: str  # the secret path segment, "" when the route has none
+    secret: str  # the password of the request's HTTP Basic credentials, "" when it has none
     headers: Mapping[str, str]
     remote_addr: str | None
     method: str
@@ -64,6 +66,13 @@ class InboundCallback:
     @cached_property
     def body(self) -> bytes:
         return self.read_body()
+
+    def json(self) -> Any:
+        """The body parsed as JSON under the input rule (``inputs``), or ``MalformedCallback``."""
+        try:
+            return inputs.decode_json(self.body)
+        except MalformedRequest as error:
+            raise MalformedCallback() from error
 
 
 class Provider:
@@ -141,24 +150,29 @@ class Provider:
 
     #: True when the provider signs its callbacks: their URL then carries no secret.
     signs_callbacks: ClassVar[bool] = False
+    #: The user name of the HTTP Basic credentials in an unsigned callback URL (not a secret).
+    callback_user: ClassVar[str] = "phone_verify"
 
     def callback_url(self) -> str:
-        """The absolute URL to give the provider for callbacks to this app: with the first of
-        ``WEBHOOK_SECRETS`` as its secret segment, or none when the provider signs them;
-        "" when there is no secret to give (or the app's URLs are not mounted)."""
+        """The absolute URL to give the provider for callbacks to this app.
+
+        For a provider that does not sign its callbacks, the URL carries the first of
+        ``WEBHOOK_SECRETS`` as the password of HTTP Basic credentials
+        (``https://phone_verify:<secret>@host/...``, as django-anymail does): the client sends
+        it in the Authorization header, which web servers do not log, unlike a path or a query.
+        "" when there is no secret to give (or the app's URLs are not mounted).
+        """
         try:
-            if self.signs_callbacks:
-                path = reverse("phone_verify_api:webhook-signed", kwargs={"provider": self.name})
-            elif app_settings.WEBHOOK_SECRETS:
-                path = reverse(
-                    "phone_verify_api:webhook",
-                    kwargs={"provider": self.name, "secret": app_settings.WEBHOOK_SECRETS[0]},
-                )
-            else:
-                return ""
+            path = reverse("phone_verify_api:webhook", kwargs={"provider": self.name})
         except NoReverseMatch:
             return ""
-        return str(app_settings.PUBLIC_URL).rstrip("/") + path
+        base = urlsplit(str(app_settings.PUBLIC_URL).rstrip("/"))
+        if self.signs_callbacks:
+            return base.geturl() + path
+        if not app_settings.WEBHOOK_SECRETS:
+            return ""
+        secret = quote(str(app_settings.WEBHOOK_SECRETS[0]), safe="")
+        return f"{base.scheme}://{self.callback_user}:{secret}@{base.netloc}{base.path}{path}"
 
 
 @dataclass(frozen=True)

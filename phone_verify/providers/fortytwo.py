@@ -4,15 +4,15 @@
 The ``client_ref`` is ours: the verification id for its first code, ``<id>-<n>`` for code n. A
 send retried after a lost answer reuses it and gets -52 "client ref already exists", which means
 the first try went through: counted as sent, so a timeout never texts two codes. Fortytwo codes
-live 5 minutes, whatever we ask. Callbacks are unsigned: they are authenticated by a secret
-URL segment (``WEBHOOK_SECRETS``) and, optionally, the source address (``CALLBACK_IPS``).
+live 5 minutes, whatever we ask. Callbacks are unsigned: they are authenticated by the HTTP Basic
+credentials of the callback URL (a secret of ``WEBHOOK_SECRETS`` as the password) and,
+optionally, the source address (``CALLBACK_IPS``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import json
 import logging
 import re
 from collections.abc import Mapping
@@ -188,10 +188,7 @@ class FortytwoProvider(HttpProvider):
             raise CallbackRejected()
 
     def parse_callback(self, callback: InboundCallback) -> list[StatusReport]:
-        try:
-            payload = json.loads(callback.body)
-        except ValueError:
-            raise MalformedCallback() from None
+        payload = callback.json()
         items = payload.get("data") if isinstance(payload, Mapping) else None
         if not isinstance(items, list) or not all(
             isinstance(item, Mapping) and item.get("message_id") and item.get("status")

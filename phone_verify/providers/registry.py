@@ -37,6 +37,12 @@ def get_provider(name: str | None = None) -> Provider:
     return provider
 
 
+def providers_in_use() -> list[str]:
+    """The names of the providers this site sends through: ``PROVIDER``, then the
+    ``FALLBACK_PROVIDERS`` in turn. Only these have a webhook."""
+    return [app_settings.PROVIDER, *app_settings.FALLBACK_PROVIDERS]
+
+
 def clear_cache() -> None:
     _instances.clear()
 
