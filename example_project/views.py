@@ -2,6 +2,7 @@
 
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 
 from phone_verify import services
@@ -13,9 +14,13 @@ from .forms import SignupForm, WithdrawForm
 def signup(request):
     form = SignupForm(request.POST or None, request=request)
     if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("consents")
+        try:
+            user = form.save()
+        except ValidationError:
+            pass  # another signup used this verification first: the form says so
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect("consents")
     return render(request, "signup.html", {"form": form})
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import phonenumbers
 import pycountry
 from django import forms
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
@@ -40,7 +41,7 @@ from .consents import (
     clean_consents,
     consent_key,
 )
-from .exceptions import InvalidConsents, InvalidPhoneNumber, PhoneVerifyError
+from .exceptions import InvalidConsents, InvalidPhoneNumber, PhoneVerifyError, VerificationClosed
 from .models import ConsentRecord, Verification
 from .phones import alpha2_to_alpha3, alpha3_to_alpha2, parse_phone
 from .session import remembers
@@ -50,6 +51,8 @@ from .status import CheckOutcome, Status
 SEND_ACTION = "phone_verify_action"
 #: How long a verified phone stays good for a signup.
 VERIFIED_FOR = dt.timedelta(hours=1)
+#: Said to the loser of two signups racing on one verification.
+ALREADY_USED = _("This phone number was already used to sign up; verify it again.")
 
 
 # --- phone number ---------------------------------------------------------------------------
@@ -247,7 +250,9 @@ class PhoneVerificationFormMixin(forms.Form):
 
     Pass ``request=`` when building the form. The form is valid only once the number is
     verified by this browser session; ``save()`` (on a ModelForm making a user) then links the
-    user to the verification. ``self.verification`` and ``self.consent_record`` hold the proof.
+    user to the verification and records the consents, in one transaction; it raises
+    ``forms.ValidationError`` (also added to the form) when another submission used the
+    verification first. ``self.verification`` and ``self.consent_record`` hold the proof.
     """
 
     phone_number = PhoneNumberField()
@@ -301,19 +306,37 @@ class PhoneVerificationFormMixin(forms.Form):
             self.add_error("phone_number", _("Verify your phone number again."))
             return cleaned
         self.verification = verification
-        self.consent_record = self._record_consents(verification, cleaned.get("consents") or {})
         return cleaned
 
     def save(self, commit: bool = True) -> Any:
-        instance = super().save(commit=commit)  # type: ignore[misc]
-        if commit:
+        """Save the form's object (the user) and tie it to the verification, all or nothing.
+
+        Two submissions racing on one verification both pass ``clean``; linking is a
+        conditional update, so one wins and the other rolls back its user and raises
+        ``forms.ValidationError``, now also among the form's errors: show the form again.
+        """
+        if not commit:
+            return super().save(commit=False)  # type: ignore[misc]
+        with transaction.atomic():
+            instance = super().save(commit=True)  # type: ignore[misc]
             self.link_user(instance)
         return instance
 
     def link_user(self, user: Any) -> None:
-        """Tie ``user`` to the verification (and through it to the consent record)."""
-        if self.verification is not None:
+        """Tie ``user`` to the verification, and record the consents ticked (only now: a
+        submission that fails records nothing). Run it in a transaction with the user's
+        creation (``save`` does); ``forms.ValidationError`` when the verification was used."""
+        if self.verification is None:
+            return
+        try:
             services.link_user(self.verification.pk, user)
+        except VerificationClosed:
+            error = forms.ValidationError(ALREADY_USED, code="phone_already_used")
+            self.add_error(None, error)
+            raise error from None
+        self.consent_record = self._record_consents(
+            self.verification, self.cleaned_data.get("consents") or {}
+        )
 
     # --- steps ------------------------------------------------------------------------------
 

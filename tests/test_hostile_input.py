@@ -1,6 +1,8 @@
 """The input rule (``phone_verify.inputs``) at every edge: what an attacker sent that once
 answered 500 now answers 400, 404, 413 or 415 in our error shape; content types; 500s logged."""
 
+# The fixtures imported from other test modules are used as test arguments.
+# ruff: noqa: F401, F811
 from __future__ import annotations
 
 import io
@@ -16,9 +18,7 @@ from phone_verify.models import ConsentRecord, IdentityPrefill, Verification
 from phone_verify.phones import mask_phone
 
 from .conftest import API
-
-from .test_prefill import come_back, started  # noqa: F401  (fixtures)
-from .test_prefill import dqe, options  # noqa: F401
+from .test_prefill import come_back, dqe, options, started
 
 PHONE = "+33612345678"
 DEEP = b"[" * 2_000 + b"]" * 2_000  # about the size that once raised RecursionError
@@ -89,7 +89,7 @@ def test_a_body_over_the_limit_answers_413_before_it_is_read(api, settings):
     assert not Verification.objects.exists()
 
 
-def test_a_nul_byte_in_the_prefill_return_token_answers_400(api, dqe, started):  # noqa: F811
+def test_a_nul_byte_in_the_prefill_return_token_answers_400(api, dqe, started):
     response = come_back(api, started, token="sess\x00-1")
 
     assert_error(response, 400, "malformed_request")

@@ -1,6 +1,8 @@
 """Webhooks under attack: a provider not in use has no webhook, an empty key authenticates
 nothing, a replay changes nothing, a flood of reports is cut short, and no secret is logged."""
 
+# The fixtures imported from other test modules are used as test arguments.
+# ruff: noqa: F401, F811
 from __future__ import annotations
 
 import base64
@@ -14,15 +16,13 @@ import responses
 from django.test import RequestFactory
 
 from phone_verify.models import DeliveryEvent, Verification
-from phone_verify.providers.telesign import signature
 from phone_verify.webhooks import WebhookView
 
 from .test_fortytwo import PUBLIC, REQUEST_OK, SECRET, URL
-from .test_fortytwo_webhook import MESSAGE_ID, body, post, report
-from .test_fortytwo_webhook import fortytwo_settings, sent  # noqa: F401  (fixtures)
-from .test_telesign import API_KEY, CUSTOMER_ID
+from .test_fortytwo_webhook import MESSAGE_ID, body, fortytwo_settings, post, report, sent
+from .test_telesign import CUSTOMER_ID
 from .test_telesign_webhook import SEED, signed_post
-from .test_telesign_webhook import sent as telesign_sent  # noqa: F401
+from .test_telesign_webhook import sent as telesign_sent
 
 TELESIGN_HOOK = "/api/phone-verify/webhooks/telesign/"
 
@@ -97,7 +97,7 @@ def test_a_replayed_callback_without_a_time_leaves_one_delivery_event(client, te
     assert telesign_sent.status == "delivered"
 
 
-def test_a_replayed_fortytwo_report_leaves_one_delivery_event(client, sent):  # noqa: F811
+def test_a_replayed_fortytwo_report_leaves_one_delivery_event(client, sent):
     for _ in range(3):
         assert post(client, body(report("DELIVRD"))).status_code == 200
     assert DeliveryEvent.objects.filter(kind="callback").count() == 1
@@ -106,7 +106,7 @@ def test_a_replayed_fortytwo_report_leaves_one_delivery_event(client, sent):  # 
 # --- size and number of reports -------------------------------------------------------------
 
 
-def test_ten_thousand_reports_answer_413_within_a_second(client, sent):  # noqa: F811
+def test_ten_thousand_reports_answer_413_within_a_second(client, sent):
     flood = body(*(report("DELIVRD", message_id=str(n)) for n in range(10_000)))
     assert len(flood) > 1_000_000
 
@@ -119,7 +119,7 @@ def test_ten_thousand_reports_answer_413_within_a_second(client, sent):  # noqa:
     assert not DeliveryEvent.objects.filter(kind="callback").exists()
 
 
-def test_more_reports_than_allowed_in_a_small_body_answer_413(client, sent, settings):  # noqa: F811
+def test_more_reports_than_allowed_in_a_small_body_answer_413(client, sent, settings):
     tiny = {"message_id": MESSAGE_ID, "status": "DELIVRD"}
     payload = json.dumps({"data": [tiny] * 101})
     assert len(payload) < settings.PHONE_VERIFY.get("MAX_BODY_SIZE", 16_384)
@@ -154,7 +154,7 @@ def test_nested_values_in_a_telesign_callback_never_crash(client, telesign_sent,
     assert "code" in response.json() or "received" in response.json()
 
 
-def test_a_callback_that_is_not_json_answers_415(client, sent):  # noqa: F811
+def test_a_callback_that_is_not_json_answers_415(client, sent):
     response = client.post(
         "/api/phone-verify/webhooks/fortytwo/",
         body(report("DELIVRD")),
