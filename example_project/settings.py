@@ -145,9 +145,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     # Phone numbers masked in whatever reaches the console: a message, an exception's text.
     "filters": {"mask_phone_numbers": {"()": "phone_verify.logs.MaskPhoneNumbers"}},
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["mask_phone_numbers"]}
-    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["mask_phone_numbers"]}},
     "loggers": {
         "phone_verify": {"handlers": ["console"], "level": "INFO"},
         # Every 500 with its traceback, whatever DEBUG says: Django's own logging shows them

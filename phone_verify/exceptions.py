@@ -109,7 +109,7 @@ class TooManySends(PhoneVerifyError):
 class VerificationClosed(PhoneVerifyError):
     code = "verification_closed"
     default_detail = _("This verification is over; start a new one.")
-    http_status = 400
+    http_status = 409  # the request is well formed; the verification's state refuses it
 
 
 class CallbackRejected(PhoneVerifyError):

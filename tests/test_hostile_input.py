@@ -55,9 +55,14 @@ def test_deep_nesting_is_refused_before_parsing(api, verification, path):
 
 
 def test_nesting_inside_strings_does_not_count(api):
-    response = api.start(PHONE, note="[" * 5_000)  # an unknown field, ignored
+    response = api.start(PHONE, country="[" * 5_000)
 
-    assert response.status_code == 201, response.json()
+    assert_error(response, 400, "invalid_request")  # too long a country, not too deep
+
+
+def test_unknown_fields_are_refused(api):
+    assert_error(api.start(PHONE, note="hello"), 400, "invalid_request")
+    assert_error(api.post("verifications/x/resend/", {"force": True}), 400, "invalid_request")
 
 
 def test_a_lone_surrogate_in_a_consent_key_is_refused_and_the_answer_encodes(api):

@@ -3,8 +3,9 @@
 - Errors every operation may answer, in our shape: 400 and 415 (malformed, wrong content type)
   and 413 (too large) on each POST, 404 on each read of one resource, 429 and 503 on all (with
   ``Retry-After`` when the wait is known).
-- Every POST body is required: the API reads JSON only, so even a bodiless action (resend) is
-  posted as ``{}`` with ``Content-Type: application/json``, which a cross-site form cannot do.
+- Every POST body is required and is an object without unknown fields: the API reads JSON
+  only, so even a bodiless action (resend) is posted as ``{}`` with ``Content-Type:
+  application/json``, which a cross-site form cannot do.
 - Links from each answer to the operations it enables (create -> check -> resend -> read), so
   that a client, or a stateful fuzzer, can chain them.
 """
@@ -15,7 +16,7 @@ from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
 
-from .serializers import ErrorSerializer
+from .serializers import ErrorSerializer, RequestSerializer
 
 ERROR_DESCRIPTIONS = {
     "400": "invalid_request, malformed_request (not UTF-8, not JSON, too deep, NUL)",
@@ -43,6 +44,12 @@ def link_to(operation_id: str, **parameters: str) -> dict[str, Any]:
 class PhoneVerifySchema(AutoSchema):
     """The schema of the app's views. A view lists its links by answer status in
     ``schema_links``: ``{"201": {"CheckCode": link_to("check_code", id="$response.body#/id")}}``."""
+
+    def _map_basic_serializer(self, serializer: Any, direction: str) -> dict[str, Any]:
+        schema = super()._map_basic_serializer(serializer, direction)
+        if isinstance(serializer, RequestSerializer):
+            schema["additionalProperties"] = False  # RequestSerializer refuses unknown fields
+        return schema
 
     def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
         operation = super().get_operation(*args, **kwargs)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 from ..consents import CONSENT_KEYS
 from ..models import IdentityPrefill, Verification
@@ -47,8 +49,38 @@ class StringField(serializers.CharField):
         return super().to_internal_value(data)
 
 
-class StartVerificationSerializer(serializers.Serializer):
-    phone_number = StringField(max_length=32, help_text="E.164, or national with country")
+class RequestSerializer(serializers.Serializer):
+    """A request body: a JSON object with these fields and no others (an unknown field is a
+    mistake or a probe; the schema says ``additionalProperties: false``)."""
+
+    default_error_messages = {"unknown_fields": _("Unknown fields: %(fields)s.")}
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = super().to_internal_value(data)  # refuses what is not an object
+        unknown = sorted(set(data) - set(self.fields))
+        if unknown:
+            names = ", ".join(name[:20] for name in unknown[:5])
+            raise serializers.ValidationError(
+                {
+                    api_settings.NON_FIELD_ERRORS_KEY: [
+                        self.error_messages["unknown_fields"] % {"fields": names}
+                    ]
+                }
+            )
+        return value
+
+
+class EmptyRequestSerializer(RequestSerializer):
+    """The body of an action that takes no data: ``{}``."""
+
+
+class StartVerificationSerializer(RequestSerializer):
+    """Start a verification: the number, its country if the number does not say it, and the
+    consents given."""
+
+    phone_number = StringField(
+        min_length=1, max_length=32, help_text="E.164, or national with country"
+    )
     country = StringField(
         min_length=3, max_length=3, required=False, help_text="ISO-3166 alpha-3, e.g. FRA"
     )
@@ -69,8 +101,10 @@ class VerificationSerializer(serializers.ModelSerializer):
         return verification.effective_status().value
 
 
-class CheckCodeSerializer(serializers.Serializer):
-    code = StringField(max_length=20)
+class CheckCodeSerializer(RequestSerializer):
+    """The code the person received."""
+
+    code = StringField(min_length=1, max_length=20)
 
 
 class CheckedSerializer(serializers.Serializer):
@@ -90,8 +124,12 @@ class InvalidCodeSerializer(ErrorSerializer):
     )
 
 
-class StartPrefillSerializer(serializers.Serializer):
-    phone_number = StringField(max_length=32, help_text="E.164, or national with country")
+class StartPrefillSerializer(RequestSerializer):
+    """Ask the mobile operator for the identity of this number's owner (DQE ID Mobile)."""
+
+    phone_number = StringField(
+        min_length=1, max_length=32, help_text="E.164, or national with country"
+    )
     country = StringField(
         min_length=3, max_length=3, required=False, help_text="ISO-3166 alpha-3, e.g. FRA"
     )

@@ -7,8 +7,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
@@ -29,6 +28,7 @@ from .schema import PhoneVerifySchema, link_to
 from .serializers import (
     CheckCodeSerializer,
     CheckedSerializer,
+    EmptyRequestSerializer,
     ErrorSerializer,
     InvalidCodeSerializer,
     PrefillSerializer,
@@ -76,10 +76,14 @@ class PhoneVerifyView(APIView):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         # Checked even when the view reads no body (resend): a cross-site page can post
-        # text/plain or a form without asking, but not JSON.
-        if request.method == "POST" and not any(
-            media_type_matches(parser.media_type, request.content_type)
-            for parser in self.get_parsers()
+        # text/plain or a form without asking, but not JSON. (A view without POST: 405.)
+        if (
+            request.method == "POST"
+            and hasattr(self, "post")
+            and not any(
+                media_type_matches(parser.media_type, request.content_type)
+                for parser in self.get_parsers()
+            )
         ):
             raise UnsupportedMediaType()
 
@@ -93,6 +97,13 @@ class VerificationListView(PhoneVerifyView):
     @extend_schema(
         operation_id="start_verification",
         request=StartVerificationSerializer,
+        examples=[
+            OpenApiExample(
+                "French mobile, SMS consent",
+                {"phone_number": "+33612345678", "consents": {"sms": True, "email": False}},
+                request_only=True,
+            )
+        ],
         responses={201: VerificationSerializer, **ERRORS},
     )
     def post(self, request: Request) -> Response:
@@ -135,6 +146,7 @@ class CheckCodeView(PhoneVerifyView):
     @extend_schema(
         operation_id="check_code",
         request=CheckCodeSerializer,
+        examples=[OpenApiExample("A code", {"code": "123456"}, request_only=True)],
         responses={
             200: CheckedSerializer,
             400: OpenApiResponse(InvalidCodeSerializer, description="wrong, expired or malformed"),
@@ -168,14 +180,17 @@ class ResendView(PhoneVerifyView):
 
     @extend_schema(
         operation_id="resend_code",
-        request={"application/json": OpenApiTypes.OBJECT},
+        request=EmptyRequestSerializer,
+        examples=[OpenApiExample("No data", {}, request_only=True)],
         responses={
             202: VerificationSerializer,
             404: ErrorSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="verification_closed"),
             429: OpenApiResponse(ErrorSerializer, description="resend_too_soon, too_many_sends"),
         },
     )
     def post(self, request: Request, pk: str) -> Response:
+        EmptyRequestSerializer(data=request.data).is_valid(raise_exception=True)
         verification = services.resend(pk, ip=client_ip(request), session=request.session)
         return Response(VerificationSerializer(verification).data, status=status.HTTP_202_ACCEPTED)
 
@@ -186,6 +201,9 @@ class PrefillListView(PhoneVerifyView):
     @extend_schema(
         operation_id="start_prefill",
         request=StartPrefillSerializer,
+        examples=[
+            OpenApiExample("French mobile", {"phone_number": "+33612345678"}, request_only=True)
+        ],
         responses={
             202: StartedPrefillSerializer,
             400: ErrorSerializer,
