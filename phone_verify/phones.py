@@ -41,15 +41,38 @@ def alpha2_to_alpha3(alpha2: str) -> str | None:
     return country.alpha_3 if country else None
 
 
-def parse_phone(raw: str, country: str | None = None) -> ParsedPhone:
+#: A phone number as the public API takes it: a string, or a parsed number (django-phonenumber-
+#: field's ``PhoneNumber`` is a ``phonenumbers.PhoneNumber``).
+PhoneLike = str | phonenumbers.PhoneNumber
+
+
+def phone_text(value: PhoneLike) -> str:
+    """A parsed number as E.164 text (whatever ``PHONENUMBER_DEFAULT_FORMAT`` says); a string
+    as it is."""
+    if isinstance(value, phonenumbers.PhoneNumber):
+        return phonenumbers.format_number(value, phonenumbers.PhoneNumberFormat.E164)
+    return value
+
+
+def region_of(country: str) -> str | None:
+    """The phonenumbers region (alpha-2) of an ISO-3166 alpha-3 or alpha-2 code, else None."""
+    if len(country) == 2:
+        return country.upper() if alpha2_to_alpha3(country) else None
+    return alpha3_to_alpha2(country)
+
+
+def parse_phone(raw: PhoneLike, country: str | None = None) -> ParsedPhone:
     """Parse a number typed by a person into E.164 and the alpha-3 country it belongs to.
 
-    ``country`` (alpha-3) is needed only for numbers written in national form. Raises
-    ``InvalidPhoneNumber`` (with a precise ``code``) for anything that cannot receive our SMS.
+    ``raw`` may be a ``PhoneNumber``. ``country`` (ISO-3166 alpha-3, or alpha-2 as
+    django-phonenumber-field's widget gives it) is needed only for numbers written in national
+    form. Raises ``InvalidPhoneNumber`` (with a precise ``code``) for anything that cannot
+    receive our SMS.
     """
+    raw = phone_text(raw)
     region = None
     if country:
-        region = alpha3_to_alpha2(country)
+        region = region_of(country)
         if region is None:
             raise InvalidPhoneNumber(
                 _("Unknown country code %(country)r; use ISO-3166 alpha-3, e.g. FRA.")

@@ -27,7 +27,7 @@ from . import jobs
 from .conf import app_settings
 from .exceptions import PhoneVerifyError, ProviderError, VerificationNotFound
 from .models import IdentityPrefill
-from .phones import mask_phone, parse_phone
+from .phones import PhoneLike, mask_phone, parse_phone
 from .providers.dqe_idmobile import CONSENT_ERRORS, RETRIEVAL_ERRORS, IdMobile, IdMobileFailure
 from .session import remember, remembers
 
@@ -53,7 +53,7 @@ def id_mobile() -> IdMobile:
 
 
 def start_prefill(
-    phone_number: str,
+    phone_number: PhoneLike,
     *,
     session: MutableMapping[str, Any],
     country: str | None = None,

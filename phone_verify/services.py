@@ -30,7 +30,7 @@ from .exceptions import (
     VerificationNotFound,
 )
 from .models import ConsentEcho, ConsentRecord, DeliveryEvent, Verification
-from .phones import parse_phone
+from .phones import PhoneLike, parse_phone, phone_text
 from .providers.base import OutgoingCode
 from .providers.registry import get_provider, providers_in_use
 from .session import remember, remembers
@@ -45,7 +45,7 @@ LOCKED_REASON = "too_many_attempts"
 
 
 def start_verification(
-    phone_number: str,
+    phone_number: PhoneLike,
     *,
     country: str | None = None,
     consents: Mapping[str, object] | None = None,
@@ -55,8 +55,13 @@ def start_verification(
     purpose: str = "signup",
     method: str = ConsentRecord.Method.API,
     session: MutableMapping[str, Any] | None = None,
+    with_consent: bool = True,
 ) -> Verification:
     """Create a verification and its consent record, and have the first code sent.
+
+    ``phone_number`` is a string or a ``PhoneNumber`` (django-phonenumber-field's, or any
+    ``phonenumbers.PhoneNumber``). ``with_consent=False`` proves possession only (a login's
+    second factor): no consent record is written, so the phone's current consent stays as it is.
 
     Raises ``InvalidPhoneNumber`` / ``InvalidConsents`` (or a provider's refusal) before anything
     is stored. With a browser ``session`` (one that has a key), the verification is bound to it:
@@ -86,15 +91,16 @@ def start_verification(
         )
         outbox.owe_send(verification, now)  # send 1, saved with the verification
         verification.save(force_insert=True)
-        record_consent(
-            parsed.e164,
-            flags,
-            verification=verification,
-            method=method,
-            ip=ip,
-            user_agent=user_agent,
-            created_at=now,
-        )
+        if with_consent:
+            record_consent(
+                parsed.e164,
+                flags,
+                verification=verification,
+                method=method,
+                ip=ip,
+                user_agent=user_agent,
+                created_at=now,
+            )
     if verification.session_bound:
         remember(session, "verifications", verification.pk)  # type: ignore[arg-type]
     logger.info("verification %s started for %s", verification.pk, verification.masked_phone)
@@ -335,7 +341,7 @@ def apply_report(report: StatusReport, *, provider: str, kind: str) -> Verificat
 
 
 def record_consent(
-    phone_number: str,
+    phone_number: PhoneLike,
     consents: Mapping[str, object],
     *,
     verification: Verification | None = None,
@@ -349,7 +355,7 @@ def record_consent(
 ) -> ConsentRecord:
     """Append a consent record: the flags, and the proof of how and when they were collected."""
     record = ConsentRecord(
-        phone_number=phone_number,
+        phone_number=phone_text(phone_number),
         action=action,
         verification=verification,
         supersedes=supersedes,
@@ -372,7 +378,7 @@ def record_consent(
 
 
 def withdraw_consent(
-    phone_number: str,
+    phone_number: PhoneLike,
     channels: Iterable[str] | None = None,
     *,
     method: str = ConsentRecord.Method.FORM,
@@ -385,6 +391,7 @@ def withdraw_consent(
     Never touches the existing records: appends a ``withdrawn`` record that supersedes the
     current one.
     """
+    phone_number = phone_text(phone_number)
     with transaction.atomic():
         current = ConsentRecord.objects.current_for(phone_number)
         return record_consent(
@@ -399,9 +406,9 @@ def withdraw_consent(
         )
 
 
-def current_consent(phone_number: str) -> ConsentRecord | None:
+def current_consent(phone_number: PhoneLike) -> ConsentRecord | None:
     """The consent in force for a phone: its latest proven record (see ``in_force``)."""
-    return ConsentRecord.objects.current_for(phone_number)
+    return ConsentRecord.objects.current_for(phone_text(phone_number))
 
 
 # --- internals ----------------------------------------------------------------------------

@@ -6,3 +6,5 @@ DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
 PHONE_VERIFY = {**PHONE_VERIFY, "PROVIDER": "console", "ALLOW_CONSOLE_PROVIDER": True}  # noqa: F405
+# The django-otp device (the ``otp`` extra, installed with the test extra).
+INSTALLED_APPS = [*INSTALLED_APPS, "django_otp", "phone_verify.contrib.otp"]  # noqa: F405

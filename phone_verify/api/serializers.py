@@ -12,6 +12,7 @@ from rest_framework.settings import api_settings
 
 from ..consents import CONSENT_KEYS
 from ..models import IdentityPrefill, Verification
+from ..phones import phone_text
 from ..status import Status
 
 CONSENTS_SCHEMA = {
@@ -49,6 +50,23 @@ class StringField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class PhoneNumberField(StringField):
+    """A phone number as a string; from Python code, a ``PhoneNumber`` too (as E.164)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        return super().to_internal_value(phone_text(data))
+
+
+def country_field() -> StringField:
+    # Alpha-2 as well: django-phonenumber-field's widget (the signup form's) names regions so.
+    return StringField(
+        min_length=2,
+        max_length=3,
+        required=False,
+        help_text="ISO-3166 alpha-3 (e.g. FRA) or alpha-2 (FR)",
+    )
+
+
 class RequestSerializer(serializers.Serializer):
     """A request body: a JSON object with these fields and no others (an unknown field is a
     mistake or a probe; the schema says ``additionalProperties: false``)."""
@@ -78,12 +96,10 @@ class StartVerificationSerializer(RequestSerializer):
     """Start a verification: the number, its country if the number does not say it, and the
     consents given."""
 
-    phone_number = StringField(
+    phone_number = PhoneNumberField(
         min_length=1, max_length=32, help_text="E.164, or national with country"
     )
-    country = StringField(
-        min_length=3, max_length=3, required=False, help_text="ISO-3166 alpha-3, e.g. FRA"
-    )
+    country = country_field()
     consents = ConsentsField(required=False)
 
 
@@ -127,12 +143,10 @@ class InvalidCodeSerializer(ErrorSerializer):
 class StartPrefillSerializer(RequestSerializer):
     """Ask the mobile operator for the identity of this number's owner (DQE ID Mobile)."""
 
-    phone_number = StringField(
+    phone_number = PhoneNumberField(
         min_length=1, max_length=32, help_text="E.164, or national with country"
     )
-    country = StringField(
-        min_length=3, max_length=3, required=False, help_text="ISO-3166 alpha-3, e.g. FRA"
-    )
+    country = country_field()
     return_url = StringField(
         max_length=2048,
         required=False,
