@@ -114,6 +114,8 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- phone_verify ---------------------------------------------------------------------------
+# django-phonenumber-field: the country the signup form's phone field starts on.
+PHONENUMBER_DEFAULT_REGION = env("PHONENUMBER_DEFAULT_REGION", default="FR")
 PHONE_VERIFY = {
     "PROVIDER": env("PHONE_VERIFY_PROVIDER", default="console"),
     "PUBLIC_URL": env("PHONE_VERIFY_PUBLIC_URL", default="http://localhost:8000"),

@@ -29,6 +29,9 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
+from phonenumber_field.formfields import SplitPhoneNumberField
+from phonenumber_field.phonenumber import PhoneNumber
+from phonenumber_field.widgets import PhoneNumberPrefixWidget
 
 from . import services
 from .clients import client_ip
@@ -43,7 +46,7 @@ from .consents import (
 )
 from .exceptions import InvalidConsents, InvalidPhoneNumber, PhoneVerifyError, VerificationClosed
 from .models import ConsentRecord, Verification
-from .phones import alpha2_to_alpha3, alpha3_to_alpha2, parse_phone
+from .phones import MAX_INPUT_LENGTH, PhoneLike, alpha2_to_alpha3, parse_phone, phone_text
 from .session import remembers
 from .status import CheckOutcome, Status
 
@@ -67,7 +70,12 @@ def _country_names(language: str) -> gettext_module.NullTranslations:
 
 @functools.cache
 def country_choices(language: str, allowed: tuple[str, ...] = ()) -> list[tuple[str, str]]:
-    """(alpha-3, "Name (+code)") of every country we can text, named in ``language``."""
+    """(region, "Name (+code)") of every country we can text, named in ``language``.
+
+    Regions are ISO-3166 alpha-2, as django-phonenumber-field's widget has them; ``allowed``
+    holds alpha-3 codes (``ALLOWED_COUNTRIES``). Names come from pycountry's translations, so
+    the widget needs no babel.
+    """
     names = _country_names(language.split("-")[0])
     choices = []
     for region in phonenumbers.SUPPORTED_REGIONS:
@@ -76,71 +84,85 @@ def country_choices(language: str, allowed: tuple[str, ...] = ()) -> list[tuple[
         if not alpha3 or country is None or (allowed and alpha3 not in allowed):
             continue
         code = phonenumbers.country_code_for_region(region)
-        choices.append((alpha3, f"{names.gettext(country.name)} (+{code})"))
+        choices.append((region, f"{names.gettext(country.name)} (+{code})"))
     return sorted(choices, key=lambda choice: choice[1].casefold())
 
 
-class PhoneNumberWidget(forms.MultiWidget):
-    """A country list (with dialling codes, in the user's language) and the national number."""
+def _current_country_choices() -> list[tuple[str, str]]:
+    # Called on each render and validation (Django's callable choices): the user's language
+    # now, and the ALLOWED_COUNTRIES in force now.
+    language = translation.get_language() or "en"
+    return [("", "---------"), *country_choices(language, tuple(app_settings.ALLOWED_COUNTRIES))]
+
+
+class PhoneNumberWidget(PhoneNumberPrefixWidget):
+    """django-phonenumber-field's prefix widget: a country list (with dialling codes, in the
+    user's language) and the national number, posted as ``<name>_country`` and
+    ``<name>_number``."""
 
     template_name = "phone_verify/widgets/phone_number.html"
 
-    def __init__(self, attrs: dict[str, Any] | None = None, default_country: str = "FRA") -> None:
-        self.default_country = default_country
-        widgets = {
-            "country": forms.Select(attrs={"autocomplete": "country", "aria-label": _("Country")}),
-            "number": forms.TextInput(
-                attrs={"type": "tel", "autocomplete": "tel-national", "inputmode": "tel"}
-            ),
-        }
-        super().__init__(widgets, attrs)
+    def __init__(self, widgets: Any, attrs: dict[str, Any] | None = None) -> None:
+        country, number = widgets
+        super().__init__({"country": country, "number": number}, attrs)
 
-    def decompress(self, value: str | None) -> list[str | None]:
-        if not value:
-            return [self.default_country, None]
-        try:
-            number = phonenumbers.parse(value, None)
-        except phonenumbers.NumberParseException:
-            return [self.default_country, value]
-        region = phonenumbers.region_code_for_number(number)
-        national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
-        return [alpha2_to_alpha3(region) or self.default_country, national]
+    def decompress(self, value: Any) -> list[str | None]:
+        """A ``PhoneNumber`` or E.164 text -> [region, national number as people write it]."""
+        if isinstance(value, str) and value:
+            try:
+                value = PhoneNumber.from_string(value)
+            except phonenumbers.NumberParseException:
+                return [None, value]
+        if isinstance(value, phonenumbers.PhoneNumber):
+            return [
+                phonenumbers.region_code_for_number(value),
+                phonenumbers.format_number(value, phonenumbers.PhoneNumberFormat.NATIONAL),
+            ]
+        return [None, None]
 
     def id_for_label(self, id_: str) -> str:
-        return f"{id_}_1" if id_ else ""  # the label names the number, the list has its own
-
-    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
-        language = translation.get_language() or "en"
-        allowed = tuple(app_settings.ALLOWED_COUNTRIES)
-        self.widgets[0].choices = country_choices(language, allowed)
-        return super().get_context(name, value, attrs)
+        return f"{id_}_number" if id_ else ""  # the label names the number, the list has its own
 
 
-class PhoneNumberField(forms.MultiValueField):
-    """A mobile number that can receive our SMS, cleaned to E.164 (``+33612345678``)."""
+class PhoneNumberField(SplitPhoneNumberField):
+    """A mobile number that can receive our SMS: django-phonenumber-field's split field, cleaned
+    to a ``PhoneNumber`` (``.as_e164``: ``+33612345678``) by our rules (mobile numbers of the
+    allowed countries, errors in the user's language).
 
-    def __init__(self, *, default_country: str = "FRA", **kwargs: Any) -> None:
-        fields = (forms.CharField(max_length=3), forms.CharField(max_length=32))
+    ``region`` (ISO-3166 alpha-2) is the country selected at first; django-phonenumber-field's
+    ``PHONENUMBER_DEFAULT_REGION`` when not given. An international number (``+32...``) says
+    its country itself, whatever is selected.
+    """
+
+    widget = PhoneNumberWidget
+
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("label", _("Mobile phone number"))
-        super().__init__(
-            fields,
-            require_all_fields=False,
-            widget=PhoneNumberWidget(default_country=default_country),
-            **kwargs,
-        )
+        kwargs.setdefault("require_all_fields", False)
+        super().__init__(**kwargs)
 
-    def compress(self, data_list: list[str]) -> str:
+    def prefix_field(self) -> forms.Field:
+        field = forms.ChoiceField(choices=_current_country_choices, required=False)
+        field.widget.attrs.update({"autocomplete": "country", "aria-label": _("Country")})
+        return field
+
+    def number_field(self) -> forms.Field:
+        field = forms.CharField(max_length=MAX_INPUT_LENGTH)
+        field.widget.input_type = "tel"
+        field.widget.attrs.update({"autocomplete": "tel-national", "inputmode": "tel"})
+        return field
+
+    def compress(self, data_list: list[str]) -> PhoneNumber | str:
         if not data_list or not data_list[1]:
-            if self.required:
-                raise forms.ValidationError(self.error_messages["required"], code="required")
-            return ""
-        country, number = data_list
-        if number.lstrip().startswith(("+", "00")) or alpha3_to_alpha2(country or "") is None:
-            country = None  # an international number says its country itself
+            return self.empty_value
+        region, number = data_list
+        if number.lstrip().startswith(("+", "00")):
+            region = ""  # an international number says its country itself
         try:
-            return parse_phone(number, country).e164
+            e164 = parse_phone(number, region or None).e164
         except InvalidPhoneNumber as error:
             raise forms.ValidationError(error.detail, code=error.code) from None
+        return PhoneNumber.from_string(e164)
 
 
 # --- consents -------------------------------------------------------------------------------
@@ -340,7 +362,7 @@ class PhoneVerificationFormMixin(forms.Form):
 
     # --- steps ------------------------------------------------------------------------------
 
-    def _send_code(self, phone: str, consents: dict[str, bool]) -> None:
+    def _send_code(self, phone: PhoneLike, consents: dict[str, bool]) -> None:
         """Without JavaScript: send (or resend) a code, then show the form again."""
         previous = self._own_verification(self.cleaned_data.get("verification_id"), phone)
         try:
@@ -368,13 +390,13 @@ class PhoneVerificationFormMixin(forms.Form):
         self.data[self.add_prefix("code")] = ""
         self.code_sent = True
 
-    def _own_verification(self, verification_id: Any, phone: str) -> Verification | None:
+    def _own_verification(self, verification_id: Any, phone: PhoneLike) -> Verification | None:
         if not verification_id or not remembers(
             self.request.session, "verifications", verification_id
         ):
             return None
         verification = Verification.objects.filter(pk=verification_id).first()
-        if verification is None or verification.phone_number != phone:
+        if verification is None or verification.phone_number != phone_text(phone):
             return None  # another number than the one verified: start again
         return verification
 

@@ -79,7 +79,7 @@ def open_signup(chromium, live_server, javascript=True):
     page.fill("#id_email", "ada@example.com")
     page.fill("#id_password1", "xK9!analytical-engine")
     page.fill("#id_password2", "xK9!analytical-engine")
-    page.select_option("[name=phone_number_country]", "FRA")
+    page.select_option("[name=phone_number_country]", "FR")
     page.fill("[name=phone_number_number]", "06 12 34 56 78")
     page.check("#id_consents_sms")
     page.check("#id_consents_email")

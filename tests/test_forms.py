@@ -11,6 +11,9 @@ from django.contrib.auth.models import User
 from django.template import Context, Template
 from django.test import Client
 from django.utils import translation
+from phonenumber_field.formfields import SplitPhoneNumberField
+from phonenumber_field.phonenumber import PhoneNumber
+from phonenumber_field.widgets import PhoneNumberPrefixWidget
 
 from phone_verify.forms import ConsentField, OneTimeCodeWidget, PhoneNumberField
 from phone_verify.models import ConsentRecord, Verification
@@ -24,7 +27,7 @@ ACCOUNT = {
     "password1": "xK9!analytical-engine",
     "password2": "xK9!analytical-engine",
 }
-PHONE_FIELDS = {"phone_number_country": "FRA", "phone_number_number": "06 12 34 56 78"}
+PHONE_FIELDS = {"phone_number_country": "FR", "phone_number_number": "06 12 34 56 78"}
 
 
 # --- fields and widgets ---------------------------------------------------------------------
@@ -33,13 +36,37 @@ PHONE_FIELDS = {"phone_number_country": "FRA", "phone_number_number": "06 12 34 
 @pytest.mark.parametrize(
     ("country", "number", "e164"),
     [
-        ("FRA", "06 12 34 56 78", PHONE),
-        ("BEL", "+33 6 12 34 56 78", PHONE),  # an international number says its country
-        ("BEL", "0470 12 34 56", "+32470123456"),
+        ("FR", "06 12 34 56 78", PHONE),
+        ("BE", "+33 6 12 34 56 78", PHONE),  # an international number says its country
+        ("", "+33 6 12 34 56 78", PHONE),
+        ("BE", "0470 12 34 56", "+32470123456"),
     ],
 )
-def test_the_phone_field_cleans_to_e164(country, number, e164):
-    assert PhoneNumberField().clean([country, number]) == e164
+def test_the_phone_field_cleans_to_a_phone_number(country, number, e164):
+    cleaned = PhoneNumberField().clean([country, number])
+    assert isinstance(cleaned, PhoneNumber)
+    assert cleaned.as_e164 == e164
+
+
+def test_the_phone_field_is_django_phonenumber_fields():
+    field = PhoneNumberField()
+    assert isinstance(field, SplitPhoneNumberField)
+    assert isinstance(field.widget, PhoneNumberPrefixWidget)
+
+
+def test_a_national_number_needs_its_region():
+    from django import forms
+
+    with pytest.raises(forms.ValidationError) as error:
+        PhoneNumberField().clean(["", "06 12 34 56 78"])
+    assert error.value.code == "invalid_phone_number"
+
+
+@pytest.mark.parametrize("initial", [PhoneNumber.from_string(PHONE), PHONE])
+def test_the_phone_field_shows_a_phone_number(initial):
+    html = PhoneNumberField().widget.render("phone", initial)
+    assert '<option value="FR" selected>France (+33)</option>' in html
+    assert 'value="06 12 34 56 78"' in html
 
 
 @pytest.mark.parametrize(
@@ -54,16 +81,16 @@ def test_phone_errors_speak_the_users_language(number, english, french):
 
     for language, expected in (("en", english), ("fr", french)):
         with translation.override(language), pytest.raises(forms.ValidationError) as error:
-            PhoneNumberField().clean(["FRA", number])
+            PhoneNumberField().clean(["FR", number])
         assert expected in error.value.messages[0]
 
 
 def test_the_country_list_is_named_in_the_users_language():
-    field = PhoneNumberField()
+    field = PhoneNumberField(region="FR")
     with translation.override("fr"):
-        html = field.widget.render("phone", None)
-    assert '<option value="DEU">Allemagne (+49)</option>' in html
-    assert '<option value="FRA" selected>France (+33)</option>' in html
+        html = field.widget.render("phone", field.initial)
+    assert '<option value="DE">Allemagne (+49)</option>' in html
+    assert '<option value="FR" selected>France (+33)</option>' in html
 
 
 def test_the_consent_field_reads_the_grid():
@@ -95,6 +122,19 @@ def test_template_tags():
     html = rendered.render(Context({"phone": PHONE, "form": SignupForm(request=Request())}))
     assert html.startswith("+33 6 ** ** *6 78|")
     assert html.count('type="checkbox"') == 20 and "data-pv-consents" in html
+
+
+def test_the_signup_form_takes_a_phone_number_object_as_initial():
+    from example_project.forms import SignupForm
+
+    class Request:
+        session: dict = {}
+        META: dict = {}
+
+    form = SignupForm(request=Request(), initial={"phone_number": PhoneNumber.from_string(PHONE)})
+    html = str(form["phone_number"])
+    assert '<option value="FR" selected>France (+33)</option>' in html
+    assert 'name="phone_number_number" value="06 12 34 56 78"' in html
 
 
 # --- the signup page ------------------------------------------------------------------------
@@ -208,7 +248,7 @@ def test_a_changed_number_needs_a_new_verification(web, outbox):
         "/signup/",
         {
             **ACCOUNT,
-            "phone_number_country": "FRA",
+            "phone_number_country": "FR",
             "phone_number_number": "06 98 76 54 32",
             "verification_id": verification_id,
         },

@@ -153,3 +153,26 @@ def test_max_check_attempts_is_a_setting(api, outbox, attempts):
         wrong = "999999" if outbox.last_code(PHONE) != "999999" else "888888"
         codes = [api.check(verification_id, wrong).status_code for _ in range(attempts)]
     assert codes == [400] * (attempts - 1) + [429]
+
+
+def test_services_and_the_api_take_a_phone_number_object(api, outbox):
+    from phonenumber_field.phonenumber import PhoneNumber
+
+    from phone_verify import services
+    from phone_verify.api.serializers import StartVerificationSerializer
+
+    number = PhoneNumber.from_string("06 12 34 56 78", region="FR")
+    verification = services.start_verification(number, consents={"sms": True})
+    assert verification.phone_number == PHONE
+    assert ConsentRecord.objects.get().phone_number == PHONE
+    withdrawn = services.withdraw_consent(number)
+    assert withdrawn.phone_number == PHONE and not withdrawn.granted
+    serializer = StartVerificationSerializer(data={"phone_number": number})
+    assert serializer.is_valid() and serializer.validated_data["phone_number"] == PHONE
+
+
+def test_national_number_with_an_alpha2_country(api):
+    # django-phonenumber-field's widget names regions in alpha-2; the page's script sends that.
+    response = api.start("06 12 34 56 78", country="FR")
+    assert response.status_code == 201, response.json()
+    assert Verification.objects.get().country == "FRA"
