@@ -14,6 +14,7 @@ from django.db import DatabaseError
 
 from .conf import DEFAULTS, SETTINGS_NAME, app_settings
 from .phones import alpha3_to_alpha2
+from .sms import HOST_NAME
 
 _INT_BOUNDS: dict[str, tuple[int, int]] = {
     "CODE_LENGTH": (4, 10),
@@ -76,6 +77,15 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 f"{_key('PUBLIC_URL')} must be an absolute http(s) URL, "
                 f"not {app_settings.PUBLIC_URL!r}.",
                 id="phone_verify.E004",
+            )
+        )
+    domain = app_settings.WEBOTP_DOMAIN
+    if not isinstance(domain, str) or (domain and not HOST_NAME.fullmatch(domain)):
+        errors.append(
+            Error(
+                f"{_key('WEBOTP_DOMAIN')} must be a lower-case host name such as "
+                f"'example.com' (punycode for international names), not {domain!r}.",
+                id="phone_verify.E020",
             )
         )
     errors += _check_provider()

@@ -71,6 +71,9 @@ DEFAULTS: dict[str, Any] = {
     "POLL_MAX": 8,
     # Seconds identity prefill data is kept before ``purge_prefills`` blanks it.
     "PREFILL_RETENTION": 3600,
+    # The site's host name (e.g. "example.com") for WebOTP: SMS texts we write end with
+    # "@example.com #123456", so that browsers on that site fill the code by themselves. "": off.
+    "WEBOTP_DOMAIN": "",
     # Version and language of the consent notice shown to users, kept in each consent record.
     "NOTICE_VERSION": "1",
     # Data controller and purpose written into each consent record.
@@ -136,6 +139,7 @@ class AppSettings:
     FALLBACK_PROVIDERS: list[str]
     POLL_MAX: int
     PREFILL_RETENTION: int
+    WEBOTP_DOMAIN: str
     NOTICE_VERSION: str
     CONTROLLER: str
     CONSENT_PURPOSE: str

@@ -68,9 +68,11 @@ def shots(tmp_path, request):
     assert taken and all(path.stat().st_size > 1000 for path in taken)
 
 
-def open_signup(chromium, live_server, javascript=True):
+def open_signup(chromium, live_server, javascript=True, init_script=""):
     context = chromium.new_context(java_script_enabled=javascript, locale="en-US")
     page = context.new_page()
+    if init_script:
+        page.add_init_script(init_script)
     page.set_default_timeout(15_000)
     page.goto(f"{live_server.url}/signup/")
     page.fill("#id_username", "ada")
@@ -130,6 +132,61 @@ def test_a_wrong_code_shows_the_error_next_to_the_field(chromium, live_server, s
 
     assert Verification.objects.get().attempts == 1
     assert not User.objects.exists()
+
+
+# WebOTP, stubbed: Chromium offers the API only where it can read SMS (Android). The stub
+# records what the page asks for and hands the code over when the test says so.
+WEBOTP_STUB = """
+window.otpAsked = [];
+window.OTPCredential = window.OTPCredential || function OTPCredential() {};
+const fakeGet = (options) => {
+  window.otpAsked.push(JSON.stringify({otp: options.otp}));
+  return new Promise((resolve) => { window.giveOtp = resolve; });
+};
+if (navigator.credentials) navigator.credentials.get = fakeGet;
+else Object.defineProperty(navigator, "credentials", {value: {get: fakeGet}});
+"""
+NO_WEBOTP = """
+delete window.OTPCredential;
+window.otpAsked = [];
+if (navigator.credentials) navigator.credentials.get = (options) => {
+  window.otpAsked.push(JSON.stringify(options));
+  return new Promise(() => {});
+};
+"""
+
+
+def test_webotp_fills_and_checks_the_code_with_no_typing(chromium, live_server, shots, settings):
+    settings.PHONE_VERIFY = {**settings.PHONE_VERIFY, "WEBOTP_DOMAIN": "localhost"}
+    page = open_signup(chromium, live_server, init_script=WEBOTP_STUB)
+
+    page.click("[data-pv-send]")
+    page.wait_for_selector("[data-pv-status]:has-text('We sent you a code.')")
+    page.wait_for_function("window.giveOtp !== undefined")
+    assert page.evaluate("window.otpAsked") == ['{"otp":{"transport":["sms"]}}']
+    sms = console_outbox[-1]
+    assert sms.text.endswith(f"\n\n@localhost #{sms.code}")  # what Android reads
+
+    page.evaluate("code => window.giveOtp({code: code, type: 'otp'})", sms.code)
+    page.wait_for_selector("[data-pv-status]:has-text('Phone number verified.')")
+    shots(page, "verified-by-webotp")
+    assert page.input_value("#id_code") == sms.code
+    assert Verification.objects.get().status == "verified"
+    page.click("[data-signup]")
+    page.wait_for_url(f"{live_server.url}/consents/")
+    assert_signed_up()
+
+
+def test_without_webotp_nothing_changes(chromium, live_server, shots):
+    page = open_signup(chromium, live_server, init_script=NO_WEBOTP)
+    page.click("[data-pv-send]")
+    page.wait_for_selector("[data-pv-status]:has-text('We sent you a code.')")
+    assert page.input_value("#id_code") == ""
+    page.fill("#id_code", console_outbox.last_code(PHONE))
+    page.click("[data-pv-check]")
+    page.wait_for_selector("[data-pv-status]:has-text('Phone number verified.')")
+    shots(page, "verified-by-typing")
+    assert page.evaluate("window.otpAsked") == []
 
 
 def test_signup_without_javascript(chromium, live_server, shots):

@@ -14,9 +14,11 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from ..phones import mask_phone
+from ..sms import with_webotp
 from ..status import SendResult, Status
 from .base import OutgoingCode, Provider
 
@@ -28,6 +30,14 @@ class ConsoleMessage:
     code: str
     sent_at: dt.datetime
     consents: dict[str, bool]
+    text: str = ""  # the SMS a real provider would have carried
+
+
+def message_text(code: str, language: str = "") -> str:
+    """The console's SMS text, in the user's language, ending with the WebOTP line when
+    ``WEBOTP_DOMAIN`` is set."""
+    with translation.override(language or translation.get_language()):
+        return with_webotp(gettext("Your verification code is %(code)s.") % {"code": code}, code)
 
 
 class Outbox:
@@ -84,6 +94,7 @@ class ConsoleProvider(Provider):
                 code=message.code,
                 sent_at=timezone.now(),
                 consents=dict(message.consents),
+                text=message_text(message.code, message.language),
             )
         )
         return SendResult(

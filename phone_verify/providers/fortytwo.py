@@ -26,7 +26,7 @@ from django.utils import timezone
 from ..codes import matches_any_secret
 from ..conf import app_settings
 from ..exceptions import CallbackRejected, MalformedCallback, ProviderError
-from ..sms import fits_one_sms, sms_length
+from ..sms import fits_one_sms, sms_length, with_webotp
 from ..status import SendResult, Status, StatusReport, Verdict
 from .base import HttpProvider, InboundCallback, OutgoingCode, ProviderRequest, ProviderResponse
 
@@ -115,7 +115,10 @@ class FortytwoProvider(HttpProvider):
 
     @property
     def template(self) -> str:
-        return str(self.options.get("MESSAGE_TEMPLATE") or DEFAULT_TEMPLATE)
+        """The SMS text Fortytwo fills in; with the WebOTP line when ``WEBOTP_DOMAIN`` is set
+        (the placeholder twice: Fortytwo puts the code in both)."""
+        text = str(self.options.get("MESSAGE_TEMPLATE") or DEFAULT_TEMPLATE)
+        return with_webotp(text, CODE_PLACEHOLDER)
 
     @property
     def code_pattern(self) -> re.Pattern[str]:
@@ -275,7 +278,9 @@ class FortytwoProvider(HttpProvider):
             units, limit = sms_length(text)
             return [
                 Error(
-                    f"{key} does not fit one SMS once the code is in: {units} of {limit} "
+                    f"{key} does not fit one SMS once the code "
+                    f"{'and the WebOTP line are' if app_settings.WEBOTP_DOMAIN else 'is'} in: "
+                    f"{units} of {limit} "
                     f"{'GSM-7 septets' if limit == 160 else 'UCS-2 characters'}.",
                     id="phone_verify.E203",
                 )

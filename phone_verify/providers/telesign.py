@@ -29,7 +29,7 @@ from django.core.checks import CheckMessage, Error
 
 from ..conf import app_settings
 from ..exceptions import CallbackUnauthenticated, MalformedCallback, ProviderError
-from ..sms import fits_one_sms, sms_length
+from ..sms import fits_one_sms, sms_length, with_webotp
 from ..status import SendResult, Status, StatusReport, Verdict
 from .base import HttpProvider, InboundCallback, OutgoingCode, ProviderRequest, ProviderResponse
 
@@ -254,13 +254,19 @@ class TeleSignProvider(HttpProvider):
         url = self.base_url + path + (f"?{query}" if query else "")
         return ProviderRequest(method, url, data=body or None, headers=headers)
 
+    @staticmethod
+    def template_text(template: str, code: str | None) -> str:
+        """``TEMPLATE`` as sent: with the WebOTP line when the code is ours (``local`` code
+        mode), written there by us; TeleSign's own codes it alone puts in ``$$CODE$$``."""
+        return with_webotp(template, code) if code is not None else template
+
     def build_send_request(self, message: OutgoingCode) -> ProviderRequest:
         form = {
             "phone_number": message.digits,
             "ucid": str(self.options.get("UCID") or "BACF"),
         }
         if template := self.options.get("TEMPLATE"):
-            form["template"] = str(template)
+            form["template"] = self.template_text(str(template), message.code)
         elif language := self.options.get("LANGUAGE") or message.language:
             form["language"] = str(language)  # TeleSign ignores it when a template is given
         if sender_id := self.options.get("SENDER_ID"):
@@ -391,7 +397,8 @@ class TeleSignProvider(HttpProvider):
                 )
         template = self.options.get("TEMPLATE")
         if template is not None:
-            text = str(template).replace(CODE_PLACEHOLDER, "0" * 7)
+            code = None if self.generates_code else "0" * app_settings.CODE_LENGTH
+            text = self.template_text(str(template), code).replace(CODE_PLACEHOLDER, "0" * 7)
             if CODE_PLACEHOLDER not in str(template) or not fits_one_sms(text):
                 units, limit = sms_length(text)
                 errors.append(

@@ -4,6 +4,7 @@
  * "send" and "verify" go through the API without leaving the page, a countdown tells when a
  * new code may be asked for, errors show next to their field, and, when the site has DQE ID
  * Mobile, a button fills the form from the operator (inputs marked data-phone-verify-prefill).
+ * Where the browser has the WebOTP API, the code is taken from the SMS and checked by itself.
  * No framework, no build step. Messages come translated from the block's data-msg-* attributes.
  */
 (function () {
@@ -82,7 +83,24 @@
       timer = setInterval(tick, 1000);
     }
 
+    // WebOTP: a browser that reads the SMS (its last line "@<this site> #<code>", see
+    // WEBOTP_DOMAIN) hands over the code, which is filled in and checked with no typing.
+    // Browsers without the API: nothing happens, the user types the code.
+    var otpRequest = null;
+    function autofill() {
+      if (!("OTPCredential" in window) || !navigator.credentials) return;
+      if (otpRequest) otpRequest.abort();
+      var request = otpRequest = new AbortController();
+      navigator.credentials.get({ otp: { transport: ["sms"] }, signal: request.signal })
+        .then(function (otp) {
+          if (request !== otpRequest || !otp || !otp.code || block.dataset.verified) return;
+          codeInput.value = otp.code;
+          check();
+        }, function () { /* refused, aborted or timed out: the user types the code */ });
+    }
+
     function verified() {
+      if (otpRequest) otpRequest.abort();
       block.dataset.verified = "1";
       say(block.dataset.msgVerified);
       codeBox.hidden = true;
@@ -111,6 +129,7 @@
           codeInput.focus();
           say(block.dataset.msgSent);
           countdown(answer.data.resend_available_at);
+          autofill();
         } else {
           say("");
           sendButton.disabled = false;
@@ -141,6 +160,7 @@
       block.dataset.phone = number.value + country.value;
     }
     if (block.dataset.verified) verified();
+    else if (hiddenId.value) autofill();  // a code was sent by a plain form post
 
     // Secondary contacts: one row at a time, with an "add a contact" button.
     var secondary = block.querySelector("[data-pv-secondary]");
