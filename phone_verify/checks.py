@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import importlib.metadata
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -88,10 +90,32 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 id="phone_verify.E020",
             )
         )
+    errors += _check_distribution()
     errors += _check_provider()
     errors += _check_fallbacks()
     errors += _check_abuse_settings()
     return errors
+
+
+@functools.cache
+def _other_distributions() -> tuple[str, ...]:
+    """Installed distributions other than ours that ship a ``phone_verify`` package."""
+    owners = importlib.metadata.packages_distributions().get("phone_verify", [])
+    return tuple(name for name in owners if name.lower().replace("_", "-") != "phone-verify")
+
+
+def _check_distribution() -> list[CheckMessage]:
+    # django-phone-verify's import name is ours too: installed together, one's files overwrite
+    # the other's, and a site runs a mix of both.
+    return [
+        Error(
+            f"{name} is installed as well as phone_verify: both are imported as phone_verify "
+            "and cannot be installed side by side.",
+            hint=f"pip uninstall {name} phone_verify, then pip install phone_verify again.",
+            id="phone_verify.E021",
+        )
+        for name in _other_distributions()
+    ]
 
 
 def _check_provider() -> list[CheckMessage]:

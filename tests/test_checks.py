@@ -116,3 +116,20 @@ def test_every_country_allowed_is_warned_about_by_the_deployment_checks():
     assert "phone_verify.W002" in deploy_ids()
     assert "phone_verify.W002" not in deploy_ids(ALLOWED_COUNTRIES=["FRA"])
     assert "phone_verify.W002" not in [m.id for m in run_checks()]  # not outside --deploy
+
+
+def test_django_phone_verify_installed_alongside_is_an_error(monkeypatch):
+    from phone_verify import checks
+
+    assert checks._other_distributions() == ()  # this environment has only ours
+    checks._other_distributions.cache_clear()
+    monkeypatch.setattr(
+        checks.importlib.metadata,
+        "packages_distributions",
+        lambda: {"phone_verify": ["phone_verify", "django-phone-verify"]},
+    )
+    try:
+        assert [m[0] for m in messages()] == ["phone_verify.E021"]
+        assert "django-phone-verify is installed" in messages()[0][1]
+    finally:
+        checks._other_distributions.cache_clear()
