@@ -86,6 +86,7 @@ STATIC_URL = "static/"
 LOGIN_URL = "/admin/login/"
 LOCALE_PATHS = [BASE_DIR / "example_project" / "locale"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "example_project" / "static"]
 
 # --- Celery: a broker if one is named, otherwise tasks run in-process ---------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or "memory://"
@@ -121,6 +122,8 @@ PHONE_VERIFY = {
     "PUBLIC_URL": env("PHONE_VERIFY_PUBLIC_URL", default="http://localhost:8000"),
     "WEBHOOK_SECRETS": env.list("PHONE_VERIFY_WEBHOOK_SECRET", default=[]),
     "FALLBACK_PROVIDERS": env.list("PHONE_VERIFY_FALLBACK_PROVIDERS", default=[]),
+    # The site's host name for WebOTP (browsers fill the code from the SMS); "": off.
+    "WEBOTP_DOMAIN": env("PHONE_VERIFY_WEBOTP_DOMAIN", default=""),
     "PROVIDER_OPTIONS": {
         "dqe": {
             "URL": env("DQE_URL", default=""),

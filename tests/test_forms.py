@@ -348,3 +348,19 @@ def test_the_french_signup_page_has_no_untranslated_string(db):
     assert untranslated == []
     # The comparison above only works if the French page shows French: check known strings.
     assert {"Envoyez-moi un code", "Créer mon compte", "Numéro de mobile"} <= french
+
+
+def test_home_and_signup_pages_share_one_stylesheet(web):
+    from django.contrib.staticfiles import finders
+
+    stylesheets = {
+        path: re.findall(r'<link rel="stylesheet" href="([^"]+)"', web.get(path).content.decode())
+        for path in ("/", "/signup/")
+    }
+    assert stylesheets["/"] == stylesheets["/signup/"] == ["/static/example_project/site.css"]
+    assert finders.find("example_project/site.css")
+    with translation.override("fr"):
+        assert (
+            "Projet d’exemple phone_verify"
+            in web.get("/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+        )
