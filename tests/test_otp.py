@@ -28,6 +28,8 @@ class Login:
         self.device = device
         self.capture = capture
 
+    form_class: Any = OTPAuthenticationForm
+
     def submit(self, password: str = "s3cret-pw", **otp: str) -> OTPAuthenticationForm:
         data = {
             "username": "alice",
@@ -35,7 +37,7 @@ class Login:
             "otp_device": self.device.persistent_id,
             **otp,
         }
-        form = OTPAuthenticationForm(RequestFactory().post("/login/"), data=data)
+        form = self.form_class(RequestFactory().post("/login/"), data=data)
         with self.capture(execute=True):
             form.is_valid()
         return form
@@ -131,3 +133,16 @@ def test_device_clean_stores_e164(device: PhoneVerifyDevice) -> None:
     device.phone_number = "+33 1 23 45 67 89"  # a landline
     with pytest.raises(Exception, match="cannot receive SMS"):
         device.full_clean()
+
+
+def test_django_otps_admin_login_form_takes_the_device(login: Login, outbox: Any) -> None:
+    from django_otp.admin import OTPAdminAuthenticationForm
+
+    user = login.device.user
+    user.is_staff = True
+    user.save()
+    login.form_class = OTPAdminAuthenticationForm
+    login.submit(otp_challenge="1")
+    form = login.submit(otp_token=outbox.last_code(PHONE))
+    assert form.is_valid(), form.errors
+    assert form.get_user().otp_device == login.device
