@@ -112,7 +112,7 @@ def _check_distribution() -> list[CheckMessage]:
             f"{name} is installed as well as phone_verify: both are imported as phone_verify "
             "and cannot be installed side by side.",
             hint=f"pip uninstall {name} phone_verify, then pip install phone_verify again.",
-            id="phone_verify.E021",
+            id="phone_verify.E010",
         )
         for name in _other_distributions()
     ]

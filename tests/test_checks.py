@@ -129,7 +129,7 @@ def test_django_phone_verify_installed_alongside_is_an_error(monkeypatch):
         lambda: {"phone_verify": ["phone_verify", "django-phone-verify"]},
     )
     try:
-        assert [m[0] for m in messages()] == ["phone_verify.E021"]
+        assert [m[0] for m in messages()] == ["phone_verify.E010"]
         assert "django-phone-verify is installed" in messages()[0][1]
     finally:
         checks._other_distributions.cache_clear()
