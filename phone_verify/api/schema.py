@@ -45,6 +45,11 @@ class PhoneVerifySchema(AutoSchema):
     """The schema of the app's views. A view lists its links by answer status in
     ``schema_links``: ``{"201": {"CheckCode": link_to("check_code", id="$response.body#/id")}}``."""
 
+    def get_auth(self) -> list[dict[str, Any]]:
+        # Open to anyone: no security requirement, so API docs (Swagger UI) show no lock. The
+        # session cookie only binds a verification to the browser that started it.
+        return []
+
     def _map_basic_serializer(self, serializer: Any, direction: str) -> dict[str, Any]:
         schema = super()._map_basic_serializer(serializer, direction)
         if isinstance(serializer, RequestSerializer):

@@ -7,7 +7,6 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
@@ -64,20 +63,10 @@ VERIFICATION_LINKS = {
 }
 
 
-class AnonymousSchema(AutoSchema):
-    """Documents an endpoint open to anyone: no security requirement, so API docs (Swagger UI)
-    show no lock. The session cookie only binds a verification to the browser that started it;
-    it authenticates no one."""
-
-    def get_auth(self) -> list[dict[str, Any]]:
-        return []
-
-
 class PhoneVerifyView(APIView):
     """Base of the app's API views: JSON only (every POST, body or not: see ``initial``),
     anonymous allowed, our error shape."""
 
-    schema = AnonymousSchema()
     parser_classes = [StrictJSONParser]
     renderer_classes = [JSONRenderer]
     authentication_classes = [SessionAuthentication]
