@@ -73,8 +73,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The rate-limit counters live here: Redis (redis://127.0.0.1:6379/1) when several processes
-# serve the site, else each process would count alone.
+# serve the site, else each process would count alone (warning phone_verify.W401).
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # A Redis that is down must fail fast: sends and checks then answer 503 at once, instead
+    # of each request waiting for the system's connect timeout (minutes on a lost host).
+    options = CACHES["default"].setdefault("OPTIONS", {})
+    options.setdefault("socket_connect_timeout", 1)
+    options.setdefault("socket_timeout", 1)
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("fr", "Français")]

@@ -94,6 +94,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     errors += _check_provider()
     errors += _check_fallbacks()
     errors += _check_abuse_settings()
+    errors += _check_counter_cache()
     return errors
 
 
@@ -204,6 +205,55 @@ def _check_abuse_settings() -> list[CheckMessage]:
             )
         )
     return errors
+
+
+def _check_counter_cache() -> list[CheckMessage]:
+    """The rate limits hold only if their cache counts atomically for every process."""
+    from .limits import CounterStore, counter_store
+
+    alias = app_settings.RATE_LIMIT_CACHE
+    store, backend = counter_store(alias)
+    fix = (
+        f"Point {_key('RATE_LIMIT_CACHE')} at a cache of CACHES shared by every process, "
+        "such as Redis (django.core.cache.backends.redis.RedisCache)."
+    )
+    if store is CounterStore.MISSING:
+        return [
+            Error(
+                f"{_key('RATE_LIMIT_CACHE')} names the cache {alias!r}, which is not a usable "
+                "cache of CACHES: every send and check would fail.",
+                hint=fix,
+                id="phone_verify.E401",
+            )
+        ]
+    if store is CounterStore.CANNOT_COUNT:
+        return [
+            Error(
+                f"{_key('RATE_LIMIT_CACHE')} names the cache {alias!r} ({backend}), which cannot "
+                "count: it keeps nothing or increments by a read then a write, so the rate "
+                "limits do not hold (SMS pumping and code guessing go unchecked).",
+                hint=fix,
+                id="phone_verify.E401",
+            )
+        ]
+    if (
+        store is CounterStore.PER_PROCESS
+        and not settings.DEBUG
+        and not app_settings.RATE_LIMIT_SINGLE_PROCESS
+    ):
+        return [
+            Warning(
+                f"{_key('RATE_LIMIT_CACHE')} names the cache {alias!r} ({backend}), which each "
+                "process keeps for itself: with several server processes every rate limit is "
+                "multiplied by their number.",
+                hint=(
+                    f"{fix} If a single process serves the site, say so with "
+                    f"{_key('RATE_LIMIT_SINGLE_PROCESS')} = True."
+                ),
+                id="phone_verify.W401",
+            )
+        ]
+    return []
 
 
 @register(Tags.security, deploy=True)

@@ -56,6 +56,9 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMITS": {},
     # The cache (a CACHES alias) holding the rate-limit counters: Redis in production.
     "RATE_LIMIT_CACHE": "default",
+    # True says one process serves the site, so a local-memory RATE_LIMIT_CACHE counts right
+    # (it silences the warning phone_verify.W401).
+    "RATE_LIMIT_SINGLE_PROCESS": False,
     # Addresses or networks (CIDR) of the reverse proxies in front of the site: only from those
     # is X-Forwarded-For believed. Empty: the client IP is REMOTE_ADDR.
     "TRUSTED_PROXIES": [],
@@ -134,6 +137,7 @@ class AppSettings:
     RETRY_BACKOFF_MAX: float
     RATE_LIMITS: Mapping[str, tuple[int, int] | None]
     RATE_LIMIT_CACHE: str
+    RATE_LIMIT_SINGLE_PROCESS: bool
     TRUSTED_PROXIES: list[str]
     VERIFICATION_RETENTION: int
     FALLBACK_PROVIDERS: list[str]

@@ -151,6 +151,22 @@ class StorageUnavailable(PhoneVerifyError):
     http_status = 503
 
 
+class CountersUnavailable(PhoneVerifyError):
+    """The cache holding the rate-limit counters (``RATE_LIMIT_CACHE``) cannot be reached.
+
+    The limits fail closed: nothing is sent, no attempt is spent, and the caller is told to try
+    again in ``retry_after`` seconds. Sending without counting would hand SMS pumping and code
+    guessing an unlimited budget for as long as the cache is down."""
+
+    code = "service_unavailable"
+    default_detail = _("Codes cannot be sent or checked right now; try again in a minute.")
+    http_status = 503
+
+    def __init__(self, retry_after: int = 30, detail: Any = None) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
 class ProviderError(PhoneVerifyError):
     """A provider refused or failed a request.
 

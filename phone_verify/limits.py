@@ -7,21 +7,36 @@ counter is incremented atomically by the cache (``add`` then ``incr``: atomic in
 the local-memory cache), so concurrent requests can never all slip under the limit. A refused
 call still counts: hammering does not reset anything.
 
+The counters are only as good as their cache: ``counter_store`` says whether a backend can
+hold them (shared and atomic, per process, or not at all), for the system checks; and when the
+cache cannot be reached, ``hit`` fails closed with ``CountersUnavailable`` (503), logging the
+incident once, not once per request.
+
 Subjects are hashed into the key (no phone number in the cache), and a limit set to ``None``
 is off.
 """
 
 from __future__ import annotations
 
+import enum
 import hashlib
+import logging
 import math
+import threading
 import time
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.locmem import LocMemCache
+from django.utils.module_loading import import_string
 
 from .conf import app_settings
-from .exceptions import RateLimited
+from .exceptions import CountersUnavailable, RateLimited
+
+logger = logging.getLogger("phone_verify")
 
 # name -> (calls allowed, window in seconds). Overridden key by key by RATE_LIMITS.
 DEFAULT_LIMITS: dict[str, tuple[int, int] | None] = {
@@ -49,7 +64,8 @@ def limit(name: str) -> tuple[int, int] | None:
 
 def hit(name: str, subject: str | None) -> None:
     """Count one call of ``subject`` (a phone, an IP, a country...) against limit ``name``;
-    raise ``RateLimited`` if it goes past the limit. No subject (no IP known): not limited."""
+    raise ``RateLimited`` if it goes past the limit, ``CountersUnavailable`` if the counter
+    cache cannot be reached. No subject (no IP known): not limited."""
     rule = limit(name)
     if rule is None or not subject:
         return
@@ -57,17 +73,68 @@ def hit(name: str, subject: str | None) -> None:
     now = time.time()
     window_index = math.floor(now / window)
     digest = hashlib.sha256(f"{name}:{subject}".encode()).hexdigest()[:32]
-    key = f"phone_verify:rl:{name}:{window_index}:{digest}"
-    cache = caches[app_settings.RATE_LIMIT_CACHE]
-    cache.add(key, 0, timeout=window + 1)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr: this call is the window's first
-        cache.add(key, 1, timeout=window + 1)
-        count = 1
+    count = _count(f"phone_verify:rl:{name}:{window_index}:{digest}", timeout=window + 1)
     if count > allowed:
         retry_after = max(1, math.ceil((window_index + 1) * window - now))
         raise RateLimited(limit=name, retry_after=retry_after)
+
+
+def _count(key: str, timeout: int) -> int:
+    """Add one to the counter ``key`` and answer its new value."""
+    alias = app_settings.RATE_LIMIT_CACHE
+    cache = caches[alias]
+    try:
+        cache.add(key, 0, timeout=timeout)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr: this call is the window's first
+            cache.add(key, 1, timeout=timeout)
+            count = 1
+    # Each backend raises its own errors (redis.ConnectionError, pymemcache's, OSError...):
+    # whichever it is, nothing was counted, so nothing may be sent or checked.
+    except Exception as error:
+        _unreachable(alias, error)
+        raise CountersUnavailable() from None
+    _reachable(alias)
+    return count
+
+
+# Aliases of the counter caches found unreachable, with when and how often since: the log
+# says so once per incident (per process), and once more when the cache answers again.
+_incidents: dict[str, list[float]] = {}
+_incidents_lock = threading.Lock()
+
+
+def _unreachable(alias: str, error: Exception) -> None:
+    with _incidents_lock:
+        incident = _incidents.get(alias)
+        if incident is not None:
+            incident[1] += 1
+            return
+        _incidents[alias] = [time.monotonic(), 1]
+    # No traceback: the cause is the cache, not this code, and one line says it all.
+    logger.error(
+        "rate-limit cache %r (%s) cannot be reached (%s: %s): sends and checks answer 503 "
+        "service_unavailable until it answers again",
+        alias,
+        settings.CACHES.get(alias, {}).get("BACKEND", "?"),
+        type(error).__name__,
+        error,
+    )
+
+
+def _reachable(alias: str) -> None:
+    if alias not in _incidents:  # the usual case: a dict lookup, no lock
+        return
+    with _incidents_lock:
+        incident = _incidents.pop(alias, None)
+    if incident is not None:
+        logger.warning(
+            "rate-limit cache %r answers again after %.0f s; %d calls were refused meanwhile",
+            alias,
+            time.monotonic() - incident[0],
+            incident[1],
+        )
 
 
 def hit_all(hits: Iterable[tuple[str, str | None]]) -> None:
@@ -82,4 +149,43 @@ def number_range(e164: str) -> str:
     return e164[:-3]
 
 
-__all__ = ["DEFAULT_LIMITS", "hit", "hit_all", "limit", "number_range"]
+class CounterStore(enum.Enum):
+    """What a cache backend is worth as the home of the counters."""
+
+    SHARED = "shared"  # one atomic count for every process and server (Redis, memcached)
+    PER_PROCESS = "per_process"  # atomic, but each process counts alone (local memory)
+    CANNOT_COUNT = "cannot_count"  # stores nothing, or increments by a get then a set
+    MISSING = "missing"  # not in CACHES, or its backend cannot be imported
+
+
+def counter_store(alias: str) -> tuple[CounterStore, str]:
+    """How the cache ``alias`` of ``CACHES`` can hold the counters, and its backend's path.
+
+    As far as can be known without talking to it: a backend that does not implement ``incr``
+    itself inherits ``BaseCache.incr``, a read then a write that concurrent requests slip under
+    (the database and file caches); ``DummyCache`` keeps nothing. A backend of its own with an
+    ``incr`` of its own (django-redis...) is trusted to be shared and atomic.
+    """
+    path = str((settings.CACHES.get(alias) or {}).get("BACKEND", ""))
+    try:
+        backend = import_string(path)
+    except ImportError:
+        return CounterStore.MISSING, path
+    if not isinstance(backend, type) or not issubclass(backend, BaseCache):
+        return CounterStore.MISSING, path
+    if issubclass(backend, DummyCache) or backend.incr is BaseCache.incr:
+        return CounterStore.CANNOT_COUNT, path
+    if issubclass(backend, LocMemCache):
+        return CounterStore.PER_PROCESS, path
+    return CounterStore.SHARED, path
+
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "CounterStore",
+    "counter_store",
+    "hit",
+    "hit_all",
+    "limit",
+    "number_range",
+]

@@ -186,3 +186,47 @@ def start_server(env: dict[str, str], port: int | None = None) -> tuple[Process,
             time.sleep(0.1)
     server.stop()
     raise AssertionError("the example project did not start:\n" + "".join(server.output))
+
+
+class RedisServer:
+    """A private ``redis-server`` on a free port of 127.0.0.1, for outage tests: stopping it
+    stops only it (never the shared Redis the other tests use)."""
+
+    def __init__(self) -> None:
+        import shutil
+
+        import pytest
+
+        self.binary = shutil.which("redis-server")
+        if self.binary is None:
+            if os.environ.get("PHONE_VERIFY_REQUIRE_SERVICES"):
+                raise AssertionError("redis-server is not installed")
+            pytest.skip("needs redis-server")
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RedisServer:
+        import redis
+
+        self.popen = subprocess.Popen(
+            [self.binary or "redis-server", "--bind", "127.0.0.1", "--port", str(self.port)]
+            + ["--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                redis.Redis.from_url(self.url).ping()
+                return self
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        self.stop()
+        raise AssertionError(f"redis-server did not start on port {self.port}")
+
+    def stop(self) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.terminate()
+            self.popen.wait(timeout=10)
+        self.popen = None
