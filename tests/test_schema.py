@@ -16,8 +16,10 @@ def test_openapi_schema_lists_every_endpoint_and_validates(client, db):
     paths = schema["paths"]
     base = "/api/phone-verify/verifications/"
     assert set(paths) >= {base, base + "{id}/", base + "{id}/check/", base + "{id}/resend/"}
-    assert set(paths[base]["post"]["responses"]) >= {"201", "400"}
-    assert set(paths[base + "{id}/check/"]["post"]["responses"]) >= {"200", "400", "404", "429"}
+    assert set(paths[base]["post"]["responses"]) >= {"201", "400", "429", "503"}
+    check = paths[base + "{id}/check/"]["post"]["responses"]
+    assert set(check) >= {"200", "400", "404", "429", "503"}
+    assert set(paths[base + "{id}/resend/"]["post"]["responses"]) >= {"202", "429", "503"}
     consents = schema["components"]["schemas"]["StartVerification"]["properties"]["consents"]
     assert len(consents["properties"]) == 20 and consents["additionalProperties"] is False
 

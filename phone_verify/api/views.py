@@ -61,6 +61,13 @@ VERIFICATION_LINKS = {
     "CheckCode": link_to("check_code", id="$response.body#/id"),
     "ResendCode": link_to("resend_code", id="$response.body#/id"),
 }
+# The answers of the calls that spend a rate limit (create, check, resend).
+RATE_LIMITED = OpenApiResponse(ErrorSerializer, description="rate_limited, with Retry-After")
+LIMITS_DOWN = OpenApiResponse(
+    ErrorSerializer,
+    description="service_unavailable: the rate limits' cache is down; nothing was done, "
+    "try again after Retry-After",
+)
 
 
 class PhoneVerifyView(APIView):
@@ -104,7 +111,7 @@ class VerificationListView(PhoneVerifyView):
                 request_only=True,
             )
         ],
-        responses={201: VerificationSerializer, **ERRORS},
+        responses={201: VerificationSerializer, **ERRORS, 429: RATE_LIMITED, 503: LIMITS_DOWN},
     )
     def post(self, request: Request) -> Response:
         serializer = StartVerificationSerializer(data=request.data)
@@ -151,9 +158,11 @@ class CheckCodeView(PhoneVerifyView):
             200: CheckedSerializer,
             400: OpenApiResponse(InvalidCodeSerializer, description="wrong, expired or malformed"),
             404: ErrorSerializer,
-            429: OpenApiResponse(ErrorSerializer, description="too_many_attempts"),
+            429: OpenApiResponse(ErrorSerializer, description="too_many_attempts, rate_limited"),
             503: OpenApiResponse(
-                ErrorSerializer, description="provider_unavailable: try again, no attempt counted"
+                ErrorSerializer,
+                description="provider_unavailable, service_unavailable: try again, "
+                "no attempt counted",
             ),
         },
     )
@@ -186,7 +195,10 @@ class ResendView(PhoneVerifyView):
             202: VerificationSerializer,
             404: ErrorSerializer,
             409: OpenApiResponse(ErrorSerializer, description="verification_closed"),
-            429: OpenApiResponse(ErrorSerializer, description="resend_too_soon, too_many_sends"),
+            429: OpenApiResponse(
+                ErrorSerializer, description="resend_too_soon, too_many_sends, rate_limited"
+            ),
+            503: LIMITS_DOWN,
         },
     )
     def post(self, request: Request, pk: str) -> Response:
