@@ -95,6 +95,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     errors += _check_fallbacks()
     errors += _check_abuse_settings()
     errors += _check_counter_cache()
+    if not any(message.is_serious() for message in errors):  # once the values are well-formed
+        errors += _check_standards()
     return errors
 
 
@@ -254,6 +256,54 @@ def _check_counter_cache() -> list[CheckMessage]:
             )
         ]
     return []
+
+
+def _check_standards() -> list[CheckMessage]:
+    """Settings below what the standards ask of one-time codes sent out of band."""
+    from .limits import DEFAULT_LIMITS, limit
+
+    nist = "NIST SP 800-63B rev. 4, 3.1.3"
+    below = [
+        (
+            app_settings.CODE_LENGTH < 6,
+            "CODE_LENGTH",
+            "codes shorter than 6 digits",
+            f"{nist} asks for at least 6 random digits (20 bits).",
+            "phone_verify.W402",
+        ),
+        (
+            app_settings.CODE_LIFETIME > 600,
+            "CODE_LIFETIME",
+            "codes valid for more than 10 minutes",
+            f"{nist} asks that an out-of-band code be valid for 10 minutes at most.",
+            "phone_verify.W403",
+        ),
+        (
+            app_settings.MAX_CHECK_ATTEMPTS > 10,
+            "MAX_CHECK_ATTEMPTS",
+            "more than 10 guesses per verification",
+            "OWASP ASVS 5.0, 6.1.1 and 2.4.1, and NIST SP 800-63B rev. 4, 3.2.2, ask for "
+            "rate limiting of guesses; 10 per code keeps the odds of a 6-digit guess at 1 in "
+            "100,000.",
+            "phone_verify.W404",
+        ),
+    ]
+    off = [name for name in DEFAULT_LIMITS if name.startswith("check_") and limit(name) is None]
+    below.append(
+        (
+            bool(off),
+            "RATE_LIMITS",
+            f"check limits turned off ({', '.join(off)})",
+            "NIST SP 800-63B rev. 4, 3.2.2, and OWASP ASVS 5.0, 2.4.1, ask that failed "
+            "guesses be rate limited.",
+            "phone_verify.W405",
+        )
+    )
+    return [
+        Warning(f"{_key(key)}: {what}, below the standard.", hint=hint, id=check_id)
+        for failing, key, what, hint, check_id in below
+        if failing
+    ]
 
 
 @register(Tags.security, deploy=True)

@@ -100,7 +100,34 @@ def test_rate_limits_must_be_known_names_with_calls_and_seconds(rules):
 
 
 def test_rate_limits_may_be_tuned_or_turned_off():
-    assert messages(RATE_LIMITS={"send_per_ip_hour": (50, 60), "check_per_ip_hour": None}) == []
+    assert messages(RATE_LIMITS={"send_per_ip_hour": (50, 60), "send_per_phone_hour": None}) == []
+
+
+@pytest.mark.parametrize(
+    ("phone_verify", "check_id", "standard"),
+    [
+        ({"CODE_LENGTH": 5}, "phone_verify.W402", "NIST SP 800-63B rev. 4, 3.1.3"),
+        ({"CODE_LIFETIME": 601}, "phone_verify.W403", "NIST SP 800-63B rev. 4, 3.1.3"),
+        ({"MAX_CHECK_ATTEMPTS": 11}, "phone_verify.W404", "OWASP ASVS 5.0"),
+        ({"RATE_LIMITS": {"check_per_ip_hour": None}}, "phone_verify.W405", "3.2.2"),
+    ],
+)
+def test_settings_below_the_standards_are_warnings_naming_the_standard(
+    phone_verify, check_id, standard
+):
+    with override_settings(PHONE_VERIFY=phone_verify, DEBUG=True):
+        found = [m for m in run_checks() if m.id and m.id.startswith("phone_verify")]
+    assert [m.id for m in found] == [check_id]
+    [key] = phone_verify
+    assert f"PHONE_VERIFY[{key!r}]" in found[0].msg and standard in found[0].hint
+
+
+@pytest.mark.parametrize(
+    "phone_verify",
+    [{"CODE_LENGTH": 6}, {"CODE_LIFETIME": 600}, {"MAX_CHECK_ATTEMPTS": 10}],
+)
+def test_settings_at_the_standards_pass(phone_verify):
+    assert messages(**phone_verify) == []
 
 
 @pytest.mark.parametrize("proxies", [["10.0.0.0/33"], "10.0.0.1", ["proxy.local"]])
@@ -133,3 +160,32 @@ def test_django_phone_verify_installed_alongside_is_an_error(monkeypatch):
         assert "django-phone-verify is installed" in messages()[0][1]
     finally:
         checks._other_distributions.cache_clear()
+
+
+def test_the_example_project_in_production_meets_the_standards():
+    """``manage.py check --deploy`` with the example project's production environment."""
+    import os
+    import subprocess
+    import sys
+
+    from .processes import ROOT, redis_url
+
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CACHE_URL")},
+        "DJANGO_SETTINGS_MODULE": "example_project.settings",
+        "DEBUG": "False",
+        "SECRET_KEY": "a-production-secret-key-" + "x" * 40,
+        "CACHE_URL": redis_url(),
+        "DATABASE_URL": "sqlite://:memory:",
+    }
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    output = done.stdout + done.stderr
+    assert "phone_verify.W002" in output  # the deploy checks did run
+    assert not [f"W40{n}" for n in range(1, 6) if f"phone_verify.W40{n}" in output], output
