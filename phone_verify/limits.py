@@ -53,6 +53,11 @@ DEFAULT_LIMITS: dict[str, tuple[int, int] | None] = {
     "send_per_country_day": (10_000, 86_400),
     # Codes sent to one number range (all but the last 3 digits) per hour: pumping walks ranges.
     "send_per_prefix_hour": (20, 3600),
+    # Identity prefills (each a billable operator request), as sends: per client IP, per
+    # number, per number range.
+    "prefill_per_ip_hour": (10, 3600),
+    "prefill_per_phone_hour": (3, 3600),
+    "prefill_per_prefix_hour": (20, 3600),
 }
 
 

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
-from . import jobs
+from . import jobs, limits
 from .conf import app_settings
 from .exceptions import PhoneVerifyError, ProviderError, VerificationNotFound
 from .models import IdentityPrefill
@@ -58,16 +58,25 @@ def start_prefill(
     session: MutableMapping[str, Any],
     country: str | None = None,
     return_url: str = "/",
+    ip: str | None = None,
 ) -> IdentityPrefill:
     """Ask DQE where the browser should go for the operator's consent; store the prefill.
 
-    Raises ``InvalidPhoneNumber``, ``PrefillNotConfigured``, or an ``IdMobileFailure`` (400 for
-    the number, 503 for DQE's side) before anything is stored.
+    Raises ``InvalidPhoneNumber``, ``PrefillNotConfigured``, ``RateLimited`` (each prefill is
+    a billable operator request: limited per client address, number and number range), or an
+    ``IdMobileFailure`` (400 for the number, 503 for DQE's side) before anything is stored.
     """
     parsed = parse_phone(phone_number, country)
     client = id_mobile()
     if not client.configured:
         raise PrefillNotConfigured()
+    limits.hit_all(
+        [
+            ("prefill_per_ip_hour", ip),
+            ("prefill_per_phone_hour", parsed.e164),
+            ("prefill_per_prefix_hour", limits.number_range(parsed.e164)),
+        ]
+    )
     prefill_id = uuid.uuid4()
     redirect_uri = str(app_settings.PUBLIC_URL).rstrip("/") + reverse(
         "phone_verify_api:prefill-return", kwargs={"pk": str(prefill_id)}

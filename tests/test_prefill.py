@@ -16,7 +16,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.utils import timezone
 
-from phone_verify import prefills
+from phone_verify import limits, prefills
 from phone_verify.models import ConsentRecord, IdentityPrefill, Verification
 
 from .conftest import Api
@@ -425,3 +425,41 @@ def test_the_example_projects_beat_schedule_runs_the_purge_tasks_and_the_dispatc
     assert app.tasks["phone_verify.tasks.dispatch_sends"].run() == 0  # no send owed here
     assert app.tasks["phone_verify.tasks.purge_prefills"].run() == 0  # nothing old enough here
     assert set(app.tasks["phone_verify.tasks.purge_expired_data"].run().values()) == {0}
+
+
+# --- limits ---------------------------------------------------------------------------------
+
+
+def test_prefills_from_one_address_are_limited_like_sends(api, dqe):
+    """Each prefill costs an operator request: past ``prefill_per_ip_hour`` one address is
+    answered 429 with Retry-After, and DQE is not asked."""
+    allowed = limits.DEFAULT_LIMITS["prefill_per_ip_hour"][0]
+    dqe.post(f"{URL}/ACCESS_TOKEN/", json=TOKEN)
+    dqe.post(f"{URL}/IDMOBILE/", json=CONSENT)
+
+    answers = [
+        api.post(
+            "prefills/", {"phone_number": f"+336{n:02d}{n:06d}"[:12]}, REMOTE_ADDR="203.0.113.9"
+        )
+        for n in range(allowed + 1)
+    ]
+
+    assert [a.status_code for a in answers[:allowed]] == [202] * allowed
+    refused = answers[allowed]
+    assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
+    assert 0 < int(refused["Retry-After"]) <= 3600
+    consent_requests = [c for c in dqe.calls if c.request.url.endswith("/IDMOBILE/")]
+    assert len(consent_requests) == allowed == IdentityPrefill.objects.count()
+
+
+def test_prefills_for_one_number_are_limited_whoever_asks(api, dqe):
+    allowed = limits.DEFAULT_LIMITS["prefill_per_phone_hour"][0]
+    dqe.post(f"{URL}/ACCESS_TOKEN/", json=TOKEN)
+    dqe.post(f"{URL}/IDMOBILE/", json=CONSENT)
+
+    codes = [
+        api.post("prefills/", {"phone_number": PHONE}, REMOTE_ADDR=f"198.51.100.{n}").status_code
+        for n in range(allowed + 1)
+    ]
+
+    assert codes == [202] * allowed + [429]

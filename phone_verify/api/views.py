@@ -220,6 +220,7 @@ class PrefillListView(PhoneVerifyView):
             202: StartedPrefillSerializer,
             400: ErrorSerializer,
             415: ErrorSerializer,
+            429: RATE_LIMITED,
             503: OpenApiResponse(ErrorSerializer, description="prefill not available now"),
         },
     )
@@ -231,6 +232,7 @@ class PrefillListView(PhoneVerifyView):
             data["phone_number"],
             session=request.session,
             country=data.get("country"),
+            ip=client_ip(request),
             return_url=_same_site_url(
                 request, data.get("return_url") or request.headers.get("Referer")
             ),
