@@ -33,6 +33,9 @@ DEFAULTS: dict[str, Any] = {
     "RESEND_COOLDOWN": 30,
     # ISO-3166 alpha-3 codes of the countries codes may be sent to; empty means all.
     "ALLOWED_COUNTRIES": [],
+    # Send codes to satellite and international networks (+870, +881, +882, +883), which belong
+    # to no country: refused with number_not_allowed unless this is True.
+    "ALLOW_INTERNATIONAL_NETWORKS": False,
     # The console provider prints codes: refused when DEBUG is off unless this is True.
     "ALLOW_CONSOLE_PROVIDER": False,
     # Absolute base URL used to build the callback URLs handed to providers.
@@ -125,6 +128,7 @@ class AppSettings:
     MAX_SENDS: int
     RESEND_COOLDOWN: int
     ALLOWED_COUNTRIES: list[str]
+    ALLOW_INTERNATIONAL_NETWORKS: bool
     ALLOW_CONSOLE_PROVIDER: bool
     PUBLIC_URL: str
     WEBHOOK_SECRETS: list[str]

@@ -94,6 +94,18 @@ def parse_phone(raw: PhoneLike, country: str | None = None) -> ParsedPhone:
         )
     if phonenumbers.number_type(number) not in SMS_CAPABLE_TYPES:
         raise InvalidPhoneNumber(_("This number cannot receive SMS."), code="not_a_mobile_number")
+    if number_region == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY:
+        # Satellite and international networks (+870, +881, +882, +883): typed mobile, but
+        # of no country, costly, and a favourite of SMS pumping. Only where a site says so.
+        if not app_settings.ALLOW_INTERNATIONAL_NETWORKS:
+            raise InvalidPhoneNumber(
+                _("We cannot send codes to satellite or international network numbers."),
+                code="number_not_allowed",
+            )
+        return ParsedPhone(
+            e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+            country="",
+        )
     alpha3 = alpha2_to_alpha3(number_region) or ""
     allowed = app_settings.ALLOWED_COUNTRIES
     if allowed and alpha3 not in allowed:
@@ -104,6 +116,18 @@ def parse_phone(raw: PhoneLike, country: str | None = None) -> ParsedPhone:
         e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
         country=alpha3,
     )
+
+
+def country_bucket(e164: str, country: str) -> str:
+    """The subject of the per-country limits: the alpha-3 country, or for a number of an
+    international network (no country) its calling code, ``+881``: such numbers share a bucket
+    of their own instead of escaping the cap."""
+    if country:
+        return country
+    try:
+        return f"+{phonenumbers.parse(e164, None).country_code}"
+    except phonenumbers.NumberParseException:
+        return "+"
 
 
 @functools.lru_cache(maxsize=4096)  # pure, and called several times per request (logs)

@@ -30,7 +30,7 @@ from .exceptions import (
     VerificationNotFound,
 )
 from .models import ConsentEcho, ConsentRecord, DeliveryEvent, Verification
-from .phones import PhoneLike, parse_phone, phone_text
+from .phones import PhoneLike, country_bucket, parse_phone, phone_text
 from .providers.base import OutgoingCode
 from .providers.registry import get_provider, providers_in_use
 from .session import remember, remembers
@@ -541,7 +541,7 @@ def _count_send(e164: str, country: str, ip: str | None) -> None:
             ("send_per_phone_hour", e164),
             ("send_per_phone_day", e164),
             ("send_per_prefix_hour", limits.number_range(e164)),
-            ("send_per_country_day", country),
+            ("send_per_country_day", country_bucket(e164, country)),
         ]
     )
 
