@@ -1,15 +1,18 @@
-"""Rate limits: fixed-window counters in Django's cache (``RATE_LIMIT_CACHE``).
+"""Rate limits: sliding-window counters in Django's cache (``RATE_LIMIT_CACHE``).
 
-Each limit is ``name -> (count, window in seconds)`` in ``PHONE_VERIFY["RATE_LIMITS"]``; ``hit``
-adds one to the subject's counter for the current window and refuses the call that goes past
-``count`` with ``RateLimited`` (429 with ``Retry-After``: the seconds left in the window). The
-counter is incremented atomically by the cache (``add`` then ``incr``: atomic in Redis and in
-the local-memory cache), so concurrent requests can never all slip under the limit. A refused
-call still counts: hammering does not reset anything.
+Each limit is ``name -> (count, window in seconds)`` in ``PHONE_VERIFY["RATE_LIMITS"]``. A
+window is counted in ``SLOTS`` slots, so it slides by a sixtieth of itself (a minute for an
+hour): no calendar reset doubles a budget around midnight, and a budget spent comes back at
+most one window after the calls that spent it. ``hit_all`` takes one unit of each budget a call
+needs, in order; the call that would go past one is refused with ``RateLimited`` (429 with
+``Retry-After``: the seconds until the oldest slot still counted leaves the window), and gives
+back what it took: a refused call costs nothing, so retrying never prolongs a block. Counters
+are incremented atomically by the cache (``add`` then ``incr``: atomic in Redis and in the
+local-memory cache), so concurrent requests can never all slip under the limit.
 
 The counters are only as good as their cache: ``counter_store`` says whether a backend can
 hold them (shared and atomic, per process, or not at all), for the system checks; and when the
-cache cannot be reached, ``hit`` fails closed with ``CountersUnavailable`` (503), logging the
+cache cannot be reached, the limits fail closed with ``CountersUnavailable`` (503), logging the
 incident once, not once per request.
 
 Subjects are hashed into the key (no phone number in the cache), and a limit set to ``None``
@@ -40,15 +43,18 @@ logger = logging.getLogger("phone_verify")
 
 # name -> (calls allowed, window in seconds). Overridden key by key by RATE_LIMITS.
 DEFAULT_LIMITS: dict[str, tuple[int, int] | None] = {
-    # Codes sent to one number (new verifications and resends).
-    "send_per_phone_hour": (5, 3600),
-    "send_per_phone_day": (10, 86_400),
+    # Codes sent to one number (new verifications and resends) from one client address, and
+    # from anyone. Keeping the owner from getting a code takes 4 addresses (8 / 2), for an
+    # hour at most after the last send; and 8 sends x MAX_CHECK_ATTEMPTS bounds the guesses on
+    # one number (see ``guessing_bound``).
+    "send_per_phone_client_hour": (2, 3600),
+    "send_per_phone_hour": (8, 3600),
     # Codes sent on one client IP's requests.
     "send_per_ip_hour": (20, 3600),
-    # Codes checked from one client IP, and for one number across all its verifications (a new
-    # verification must not give a new guessing budget).
+    # Codes checked from one client IP. Guesses cost the client that makes them and the
+    # verification they are made on (MAX_CHECK_ATTEMPTS), never the number: a stranger's
+    # wrong guesses must not lock the owner out.
     "check_per_ip_hour": (100, 3600),
-    "check_per_phone_day": (15, 86_400),
     # Codes sent to one country per day: bounds the bill of an SMS-pumping attack.
     "send_per_country_day": (10_000, 86_400),
     # Codes sent to one number range (all but the last 3 digits) per hour: pumping walks ranges.
@@ -67,41 +73,84 @@ def limit(name: str) -> tuple[int, int] | None:
     return tuple(value) if value else None  # type: ignore[return-value]
 
 
+# Slots per window: the window slides by 1/SLOTS of itself.
+SLOTS = 60
+
+
 def hit(name: str, subject: str | None) -> None:
     """Count one call of ``subject`` (a phone, an IP, a country...) against limit ``name``;
     raise ``RateLimited`` if it goes past the limit, ``CountersUnavailable`` if the counter
     cache cannot be reached. No subject (no IP known): not limited."""
+    hit_all([(name, subject)])
+
+
+def hit_all(hits: Iterable[tuple[str, str | None]]) -> None:
+    """Take one unit of each ``(limit, subject)`` budget in order; at the first refusal, give
+    back the units already taken and raise. Put the caller's own budget (its IP) first, so a
+    refused caller never even touches anyone else's."""
+    taken: list[str] = []
+    try:
+        for name, subject in hits:
+            key = _take(name, subject)
+            if key is not None:
+                taken.append(key)
+    except RateLimited:
+        for key in taken:
+            _give_back(key)
+        raise
+
+
+def _take(name: str, subject: str | None) -> str | None:
+    """One unit of budget ``name`` for ``subject``; the key of the slot counted, to give it
+    back. Raises ``RateLimited`` (having given it back) past the limit."""
     rule = limit(name)
     if rule is None or not subject:
-        return
+        return None
     allowed, window = rule
+    slot_length = window / SLOTS
     now = time.time()
-    window_index = math.floor(now / window)
+    current = math.floor(now / slot_length)
     digest = hashlib.sha256(f"{name}:{subject}".encode()).hexdigest()[:32]
-    count = _count(f"phone_verify:rl:{name}:{window_index}:{digest}", timeout=window + 1)
-    if count > allowed:
-        retry_after = max(1, math.ceil((window_index + 1) * window - now))
-        raise RateLimited(limit=name, retry_after=retry_after)
+    first = current - SLOTS + 1
+    keys = [f"phone_verify:rl:{name}:{window}:{slot}:{digest}" for slot in range(first, current)]
+    key = f"phone_verify:rl:{name}:{window}:{current}:{digest}"
+    count, earlier = _count(key, keys, timeout=math.ceil(window + slot_length))
+    if count + sum(earlier) <= allowed:
+        return key
+    _give_back(key)
+    oldest = first + next((i for i, n in enumerate(earlier) if n), SLOTS - 1)
+    retry_after = max(1, math.ceil((oldest + SLOTS) * slot_length - now))
+    raise RateLimited(limit=name, retry_after=retry_after)
 
 
-def _count(key: str, timeout: int) -> int:
-    """Add one to the counter ``key`` and answer its new value."""
+def _count(key: str, earlier: list[str], timeout: int) -> tuple[int, list[int]]:
+    """Add one to the counter ``key``; answer its new value and those of ``earlier`` keys."""
     alias = app_settings.RATE_LIMIT_CACHE
     cache = caches[alias]
     try:
         cache.add(key, 0, timeout=timeout)
         try:
             count = cache.incr(key)
-        except ValueError:  # expired between add and incr: this call is the window's first
+        except ValueError:  # expired between add and incr: this call is the slot's first
             cache.add(key, 1, timeout=timeout)
             count = 1
+        found = cache.get_many(earlier)
     # Each backend raises its own errors (redis.ConnectionError, pymemcache's, OSError...):
     # whichever it is, nothing was counted, so nothing may be sent or checked.
     except Exception as error:
         _unreachable(alias, error)
         raise CountersUnavailable() from None
     _reachable(alias)
-    return count
+    return count, [int(found.get(k) or 0) for k in earlier]
+
+
+def _give_back(key: str) -> None:
+    """Undo one count of ``key`` (a refused call costs nothing); best effort: a slot that
+    expired meanwhile, or a cache that just failed, has nothing to give back."""
+    try:
+        caches[app_settings.RATE_LIMIT_CACHE].decr(key)
+    except Exception:  # noqa: BLE001  (any backend's error: nothing to undo then)
+        pass
 
 
 # Aliases of the counter caches found unreachable, with when and how often since: the log
@@ -142,11 +191,23 @@ def _reachable(alias: str) -> None:
         )
 
 
-def hit_all(hits: Iterable[tuple[str, str | None]]) -> None:
-    """``hit`` each ``(limit, subject)`` in order, stopping at the first refusal: put the
-    caller's own budget (its IP) first, so a refused caller spends no one else's budget."""
-    for name, subject in hits:
-        hit(name, subject)
+def guessing_bound() -> tuple[int, int] | None:
+    """The most codes anyone can have evaluated against one number, in any 60 minutes and in
+    any 24 hours, with the settings in force; None when ``send_per_phone_hour`` is off.
+
+    Every guess is made on a verification, each verification starts with a send to the number,
+    and a verification takes ``MAX_CHECK_ATTEMPTS`` guesses. Sends to the number are at most
+    ``calls`` in any ``SLOTS - 1`` slots of the window (the counted window is never shorter):
+    twice that in any one window, and a day is covered by ceil(day / (SLOTS - 1) slots) such
+    spans.
+    """
+    rule = limit("send_per_phone_hour")
+    if rule is None:
+        return None
+    calls, window = rule
+    span = window * (SLOTS - 1) / SLOTS
+    per_span = calls * app_settings.MAX_CHECK_ATTEMPTS
+    return per_span * math.ceil(3600 / span), per_span * math.ceil(86_400 / span)
 
 
 def number_range(e164: str) -> str:
@@ -189,6 +250,7 @@ __all__ = [
     "DEFAULT_LIMITS",
     "CounterStore",
     "counter_store",
+    "guessing_bound",
     "hit",
     "hit_all",
     "limit",

@@ -233,11 +233,11 @@ def check_code(
         if status.is_final:
             return result(CheckOutcome.UNAVAILABLE)
 
-        # Counted before the guess is evaluated; per phone, so new verifications of one number
-        # share one guessing budget.
-        limits.hit_all(
-            [("check_per_ip_hour", ip), ("check_per_phone_day", verification.phone_number)]
-        )
+        # Counted before the guess is evaluated. A guess costs the client that makes it (its
+        # address here, and this verification's attempts, which only its session can reach),
+        # never the number: a stranger's wrong guesses must not lock the owner out. Guesses on
+        # one number are bounded by the sends to it (limits.guessing_bound).
+        limits.hit("check_per_ip_hour", ip)
         verification.attempts += 1
         if provider.generates_code:
             try:
@@ -534,12 +534,13 @@ def _find_by_reference(provider: str, reference: str) -> Verification | None:
 
 
 def _count_send(e164: str, country: str, ip: str | None) -> None:
-    """The send rate limits, the caller's own budget (its IP) first."""
+    """The send rate limits, the caller's own budgets (its IP, then its sends to this number)
+    first, then the number's, which needs several clients to exhaust."""
     limits.hit_all(
         [
             ("send_per_ip_hour", ip),
+            ("send_per_phone_client_hour", f"{e164} {ip}" if ip else None),
             ("send_per_phone_hour", e164),
-            ("send_per_phone_day", e164),
             ("send_per_prefix_hour", limits.number_range(e164)),
             ("send_per_country_day", country_bucket(e164, country)),
         ]
