@@ -23,13 +23,20 @@ from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
-from . import funnel, outbox, services
+from . import funnel, outbox, pumping, services
 from .admin_filters import filter_records
 from .clients import client_ip
 from .consents import CHANNEL_LABELS, CHANNELS, CONSENT_KEYS, CONTACTS, consent_key
 from .exceptions import InvalidPhoneNumber
 from .exports import consent_rows, csv_lines, with_currency
-from .models import ConsentEcho, ConsentRecord, DeliveryEvent, IdentityPrefill, Verification
+from .models import (
+    ConsentEcho,
+    ConsentRecord,
+    DeliveryEvent,
+    IdentityPrefill,
+    PausedPrefix,
+    Verification,
+)
 from .status import Status
 
 
@@ -484,3 +491,35 @@ class IdentityPrefillAdmin(ReviewAdmin):
     @admin.display(description=_("identity data (masked)"))
     def masked_data(self, obj: IdentityPrefill) -> str:
         return json.dumps(mask_identity(obj.data), ensure_ascii=False) if obj.data else "-"
+
+
+@admin.register(PausedPrefix)
+class PausedPrefixAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Number ranges the pumping guard paused, and the action that lifts a pause."""
+
+    list_display = ["prefix", "in_force", "paused_at", "until", "sends", "verified", "lifted"]
+    list_filter = ["paused_at", "lifted_at"]
+    search_fields = ["prefix"]
+    fields = ["prefix", "paused_at", "until", "sends", "verified", "lifted_at", "lifted_by"]
+    readonly_fields = fields
+    actions = ["lift_pauses"]
+
+    @admin.display(description=_("in force"), boolean=True)
+    def in_force(self, obj: PausedPrefix) -> bool:
+        return obj.in_force
+
+    @admin.display(description=_("lifted"))
+    def lifted(self, obj: PausedPrefix) -> str:
+        if obj.lifted_at is None:
+            return "-"
+        return f"{date_format(localtime(obj.lifted_at), 'SHORT_DATETIME_FORMAT')} ({obj.lifted_by})"
+
+    def has_lift_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("phone_verify.change_pausedprefix")
+
+    @admin.action(description=_("Lift the selected pauses (send again)"), permissions=["lift"])
+    def lift_pauses(self, request: HttpRequest, queryset: QuerySet) -> None:
+        pauses = list(queryset.filter(lifted_at__isnull=True, until__gt=timezone.now()))
+        for pause in pauses:
+            pumping.lift(pause, by=request.user.get_username())
+        self.message_user(request, _("%(count)d pause(s) lifted.") % {"count": len(pauses)})

@@ -95,6 +95,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     errors += _check_fallbacks()
     errors += _check_abuse_settings()
     errors += _check_counter_cache()
+    errors += _check_pumping_guard()
     if not any(message.is_serious() for message in errors):  # once the values are well-formed
         errors += _check_standards()
     return errors
@@ -256,6 +257,34 @@ def _check_counter_cache() -> list[CheckMessage]:
             )
         ]
     return []
+
+
+def _check_pumping_guard() -> list[CheckMessage]:
+    from .pumping import GUARD_DEFAULTS
+
+    guard = app_settings.PUMPING_GUARD
+    if guard is None:
+        return []
+
+    def number(key: str, value: Any) -> bool:
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return False
+        if key == "MIN_CONVERSION":
+            return 0 <= value <= 1
+        return isinstance(value, int) and value >= 1
+
+    if isinstance(guard, Mapping) and all(
+        key in GUARD_DEFAULTS and number(key, value) for key, value in guard.items()
+    ):
+        return []
+    return [
+        Error(
+            f"{_key('PUMPING_GUARD')} must be None (off) or a dict of "
+            f"{', '.join(GUARD_DEFAULTS)}: whole numbers from 1, MIN_CONVERSION from 0 to 1; "
+            f"not {guard!r}.",
+            id="phone_verify.E402",
+        )
+    ]
 
 
 def _check_standards() -> list[CheckMessage]:

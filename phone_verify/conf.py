@@ -62,6 +62,9 @@ DEFAULTS: dict[str, Any] = {
     # True says one process serves the site, so a local-memory RATE_LIMIT_CACHE counts right
     # (it silences the warning phone_verify.W401).
     "RATE_LIMIT_SINGLE_PROCESS": False,
+    # The pumping guard (see pumping.py): pause sends to a number range whose codes are not
+    # being used. Keys over pumping.GUARD_DEFAULTS; None turns it off.
+    "PUMPING_GUARD": {},
     # Addresses or networks (CIDR) of the reverse proxies in front of the site: only from those
     # is X-Forwarded-For believed. Empty: the client IP is REMOTE_ADDR.
     "TRUSTED_PROXIES": [],
@@ -142,6 +145,7 @@ class AppSettings:
     RATE_LIMITS: Mapping[str, tuple[int, int] | None]
     RATE_LIMIT_CACHE: str
     RATE_LIMIT_SINGLE_PROCESS: bool
+    PUMPING_GUARD: Mapping[str, Any] | None
     TRUSTED_PROXIES: list[str]
     VERIFICATION_RETENTION: int
     FALLBACK_PROVIDERS: list[str]

@@ -100,6 +100,19 @@ class RateLimited(PhoneVerifyError):
         self.retry_after = retry_after
 
 
+class SuspectedFraud(PhoneVerifyError):
+    """Sends to the number's range are paused by the pumping guard: codes sent there are not
+    being used (see ``pumping``). Said the same way for every number of the range."""
+
+    code = "suspected_fraud"
+    default_detail = _("We cannot send codes to this number right now; try again later.")
+    http_status = 429
+
+    def __init__(self, retry_after: int, detail: Any = None) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
 class TooManySends(PhoneVerifyError):
     code = "too_many_sends"
     default_detail = _("No more codes can be sent for this verification; start a new one.")

@@ -27,7 +27,9 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
@@ -107,41 +109,95 @@ def _take(name: str, subject: str | None) -> str | None:
     if rule is None or not subject:
         return None
     allowed, window = rule
-    slot_length = window / SLOTS
     now = time.time()
-    current = math.floor(now / slot_length)
-    digest = hashlib.sha256(f"{name}:{subject}".encode()).hexdigest()[:32]
-    first = current - SLOTS + 1
-    keys = [f"phone_verify:rl:{name}:{window}:{slot}:{digest}" for slot in range(first, current)]
-    key = f"phone_verify:rl:{name}:{window}:{current}:{digest}"
-    count, earlier = _count(key, keys, timeout=math.ceil(window + slot_length))
+    slots = _Slots.of(name, subject, window, now)
+    count, earlier = _counted(lambda cache: _add_one(cache, slots), slots.earlier)
     if count + sum(earlier) <= allowed:
-        return key
-    _give_back(key)
-    oldest = first + next((i for i, n in enumerate(earlier) if n), SLOTS - 1)
-    retry_after = max(1, math.ceil((oldest + SLOTS) * slot_length - now))
+        return slots.current
+    _give_back(slots.current)
+    oldest = slots.first + next((i for i, n in enumerate(earlier) if n), SLOTS - 1)
+    retry_after = max(1, math.ceil((oldest + SLOTS) * slots.length - now))
     raise RateLimited(limit=name, retry_after=retry_after)
 
 
-def _count(key: str, earlier: list[str], timeout: int) -> tuple[int, list[int]]:
-    """Add one to the counter ``key``; answer its new value and those of ``earlier`` keys."""
+def record(name: str, subject: str, window: int) -> int:
+    """Count one event of ``subject`` in a sliding window of ``window`` seconds, with no limit
+    (what the pumping guard watches); answer the window's total."""
+    slots = _Slots.of(name, subject, window, time.time())
+    count, earlier = _counted(lambda cache: _add_one(cache, slots), slots.earlier)
+    return count + sum(earlier)
+
+
+def total(name: str, subject: str, window: int) -> int:
+    """The events of ``subject`` counted by ``record`` in the last ``window`` seconds."""
+    slots = _Slots.of(name, subject, window, time.time())
+    _, counts = _counted(lambda cache: 0, [*slots.earlier, slots.current])
+    return sum(counts)
+
+
+def forget(name: str, subject: str, window: int) -> None:
+    """Drop the counts of ``subject`` (counting starts over)."""
+    slots = _Slots.of(name, subject, window, time.time())
+    _counted(lambda cache: cache.delete_many([*slots.earlier, slots.current]) or 0, [])
+
+
+@dataclass(frozen=True)
+class _Slots:
+    """The cache keys of one subject's sliding window at one moment: the current slot's, and
+    the earlier ones still counted."""
+
+    current: str
+    earlier: list[str]
+    first: int  # index of the oldest slot counted
+    length: float  # seconds per slot
+    timeout: int  # how long a slot must live: until it leaves the window
+
+    @classmethod
+    def of(cls, name: str, subject: str, window: int, now: float) -> _Slots:
+        length = window / SLOTS
+        current = math.floor(now / length)
+        digest = hashlib.sha256(f"{name}:{subject}".encode()).hexdigest()[:32]
+        first = current - SLOTS + 1
+        prefix = f"phone_verify:rl:{name}:{window}"
+        return cls(
+            current=f"{prefix}:{current}:{digest}",
+            earlier=[f"{prefix}:{slot}:{digest}" for slot in range(first, current)],
+            first=first,
+            length=length,
+            timeout=math.ceil(window + length),
+        )
+
+
+def _add_one(cache: Any, slots: _Slots) -> int:
+    """Add one to the current slot, atomically; its new value."""
+    cache.add(slots.current, 0, timeout=slots.timeout)
+    try:
+        return cache.incr(slots.current)
+    except ValueError:  # expired between add and incr: this call is the slot's first
+        cache.add(slots.current, 1, timeout=slots.timeout)
+        return 1
+
+
+def in_counter_cache(operation: Callable[[Any], Any]) -> Any:
+    """Run ``operation(cache)`` on the counter cache, failing closed as the limits do."""
+    return _counted(operation, [])[0]
+
+
+def _counted(change: Callable[[Any], Any], read: list[str]) -> tuple[Any, list[int]]:
+    """Run ``change`` on the counter cache, then read the ``read`` keys' counts; failing
+    closed (``CountersUnavailable``) when the cache cannot be reached."""
     alias = app_settings.RATE_LIMIT_CACHE
     cache = caches[alias]
     try:
-        cache.add(key, 0, timeout=timeout)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr: this call is the slot's first
-            cache.add(key, 1, timeout=timeout)
-            count = 1
-        found = cache.get_many(earlier)
+        changed = change(cache)
+        found = cache.get_many(read) if read else {}
     # Each backend raises its own errors (redis.ConnectionError, pymemcache's, OSError...):
     # whichever it is, nothing was counted, so nothing may be sent or checked.
     except Exception as error:
         _unreachable(alias, error)
         raise CountersUnavailable() from None
     _reachable(alias)
-    return count, [int(found.get(k) or 0) for k in earlier]
+    return changed, [int(found.get(key) or 0) for key in read]
 
 
 def _give_back(key: str) -> None:
@@ -251,8 +307,12 @@ __all__ = [
     "CounterStore",
     "counter_store",
     "guessing_bound",
+    "in_counter_cache",
     "hit",
     "hit_all",
     "limit",
     "number_range",
+    "record",
+    "total",
+    "forget",
 ]

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone, translation
 
-from . import jobs, limits, outbox, signals
+from . import jobs, limits, outbox, pumping, signals
 from .codes import code_matches, generate_code, hash_code
 from .conf import app_settings
 from .consents import clean_consents, without
@@ -134,7 +134,7 @@ def resend(
         available_at = verification.resend_available_at
         if available_at and available_at > now:
             raise ResendTooSoon(retry_after=math.ceil((available_at - now).total_seconds()))
-        _count_send(verification.phone_number, verification.country, ip)
+        _count_send(verification.phone_number, verification.country, ip, new=False)
         verification.sends += 1
         verification.last_sent_at = now
         verification.expires_at = now + dt.timedelta(seconds=app_settings.CODE_LIFETIME)
@@ -265,6 +265,8 @@ def check_code(
         if verdict is Verdict.VALID:
             _change_status(verification, Status.VERIFIED)
             outcome = CheckOutcome.VERIFIED
+            phone = verification.phone_number
+            transaction.on_commit(lambda: pumping.count_verified(phone), robust=True)
             if provider.reports_completion:
                 jobs.on_commit("report_completion", verification.pk)
         elif verdict is Verdict.EXPIRED:
@@ -533,9 +535,11 @@ def _find_by_reference(provider: str, reference: str) -> Verification | None:
     )
 
 
-def _count_send(e164: str, country: str, ip: str | None) -> None:
-    """The send rate limits, the caller's own budgets (its IP, then its sends to this number)
-    first, then the number's, which needs several clients to exhaust."""
+def _count_send(e164: str, country: str, ip: str | None, *, new: bool = True) -> None:
+    """The pumping guard (which decides on pauses when a verification is ``new``), then the
+    send rate limits, the caller's own budgets (its IP, then its sends to this number) first,
+    then the number's, which needs several clients to exhaust."""
+    pumping.check_open(e164, decide=new)
     limits.hit_all(
         [
             ("send_per_ip_hour", ip),
@@ -545,6 +549,7 @@ def _count_send(e164: str, country: str, ip: str | None) -> None:
             ("send_per_country_day", country_bucket(e164, country)),
         ]
     )
+    pumping.count_send(e164)
 
 
 def _latest_consent(verification: Verification) -> ConsentRecord | None:

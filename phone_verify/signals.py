@@ -23,6 +23,9 @@ delivery_status_changed = Signal()
 consent_recorded = Signal()
 #: Consent was withdrawn (a new record superseding the previous one). kwargs: ``record``.
 consent_withdrawn = Signal()
+#: The pumping guard paused sends to a number range (sent at once, once per pause; sender
+#: ``PausedPrefix``). kwargs: ``pause`` (the ``PausedPrefix``).
+prefix_paused = Signal()
 
 
 def send_on_commit(signal: Signal, sender: type, **kwargs: Any) -> None:

@@ -189,3 +189,16 @@ def test_the_example_project_in_production_meets_the_standards():
     output = done.stdout + done.stderr
     assert "phone_verify.W002" in output  # the deploy checks did run
     assert not [f"W40{n}" for n in range(1, 6) if f"phone_verify.W40{n}" in output], output
+
+
+@pytest.mark.parametrize(
+    "guard",
+    [{"MIN_SEND": 5}, {"MIN_CONVERSION": 1.5}, {"PAUSE": 0}, {"WINDOW": "3600"}, ["MIN_SENDS"]],
+)
+def test_the_pumping_guard_settings_must_be_known_numbers(guard):
+    assert [m[0] for m in messages(PUMPING_GUARD=guard)] == ["phone_verify.E402"]
+
+
+def test_the_pumping_guard_may_be_tuned_or_turned_off():
+    assert messages(PUMPING_GUARD={"MIN_SENDS": 50, "MIN_CONVERSION": 0.1}) == []
+    assert messages(PUMPING_GUARD=None) == []
