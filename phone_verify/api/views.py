@@ -62,7 +62,9 @@ VERIFICATION_LINKS = {
     "ResendCode": link_to("resend_code", id="$response.body#/id"),
 }
 # The answers of the calls that spend a rate limit (create, check, resend).
-RATE_LIMITED = OpenApiResponse(ErrorSerializer, description="rate_limited, with Retry-After")
+RATE_LIMITED = OpenApiResponse(
+    ErrorSerializer, description="rate_limited, suspected_fraud (sends only): see Retry-After"
+)
 LIMITS_DOWN = OpenApiResponse(
     ErrorSerializer,
     description="service_unavailable: the rate limits' cache is down; nothing was done, "
