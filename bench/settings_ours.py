@@ -22,4 +22,5 @@ PHONE_VERIFY = {
     "PROVIDER": "console",
     "ALLOW_CONSOLE_PROVIDER": True,
     "RATE_LIMITS": {name: (10**9, window) for name, (_, window) in DEFAULT_LIMITS.items()},
+    "PUMPING_GUARD": {"MIN_SENDS": 10**9},
 }

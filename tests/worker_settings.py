@@ -13,9 +13,15 @@ from phone_verify.limits import DEFAULT_LIMITS
 _overrides = json.loads(os.environ.get("PHONE_VERIFY_TEST_OVERRIDES") or "{}")
 if isinstance(_overrides.get("HTTP_TIMEOUT"), list):
     _overrides["HTTP_TIMEOUT"] = tuple(_overrides["HTTP_TIMEOUT"])  # requests wants a tuple
-# Hundreds of verifications from 127.0.0.1 are the point here, not the rate limits
-# (tests/test_limits.py): off unless a test sets them.
-PHONE_VERIFY = {**PHONE_VERIFY, "RATE_LIMITS": dict.fromkeys(DEFAULT_LIMITS), **_overrides}
+# Hundreds of verifications from 127.0.0.1 to one number range are the point here, not the
+# rate limits (tests/test_limits.py) nor the pumping guard (tests/test_pumping.py): off unless
+# a test sets them.
+PHONE_VERIFY = {
+    **PHONE_VERIFY,
+    "RATE_LIMITS": dict.fromkeys(DEFAULT_LIMITS),
+    "PUMPING_GUARD": None,
+    **_overrides,
+}
 
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     **CELERY_BROKER_TRANSPORT_OPTIONS,
