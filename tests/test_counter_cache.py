@@ -16,7 +16,7 @@ from django.test import Client, override_settings
 
 from phone_verify.models import Verification
 
-from .processes import ROOT, RedisServer, redis_url
+from .processes import ROOT, free_port, redis_url, start_redis
 
 PHONE = "+33612345678"
 
@@ -133,10 +133,25 @@ def test_manage_py_check_on_the_example_project():
 # --- the cache down: fail closed ----------------------------------------------------------
 
 
+class PrivateRedis:
+    """A private redis-server a test stops, and starts again on the same port."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.start()
+
+    def start(self) -> None:
+        self.server = start_redis(self.port)
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
 @pytest.fixture
 def limits_redis(settings):
     """The rate limits in a private Redis (a real server, stopped and started by the test)."""
-    server = RedisServer().start()
+    server = PrivateRedis()
     caches = {
         **settings.CACHES,
         "limits": {
