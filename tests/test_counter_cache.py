@@ -230,7 +230,7 @@ def test_the_signup_form_says_so_and_sends_nothing(db, limits_redis, outbox, lan
             "username": "ada",
             "password1": "xK9!analytical-engine",
             "password2": "xK9!analytical-engine",
-            "phone_number_country": "FRA",
+            "phone_number_country": "FR",
             "phone_number_number": "06 12 34 56 78",
             "consents_sms": "1",
             "phone_verify_action": "send",

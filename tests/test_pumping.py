@@ -105,7 +105,7 @@ def test_the_form_says_so_in_french(web, settings, outbox):
             "username": "ada",
             "password1": "xK9!analytical-engine",
             "password2": "xK9!analytical-engine",
-            "phone_number_country": "FRA",
+            "phone_number_country": "FR",
             "consents_sms": "1",
             "phone_verify_action": "send",
         }
