@@ -34,7 +34,15 @@ from .phones import PhoneLike, country_bucket, parse_phone, phone_text
 from .providers.base import OutgoingCode
 from .providers.registry import get_provider, providers_in_use
 from .session import remember, remembers
-from .status import CheckOutcome, CheckResult, SendResult, Status, StatusReport, Verdict
+from .status import (
+    CheckOutcome,
+    CheckResult,
+    SendResult,
+    Status,
+    StatusReport,
+    Verdict,
+    report_reason,
+)
 
 logger = logging.getLogger("phone_verify")
 
@@ -272,7 +280,7 @@ def check_code(
         elif verdict is Verdict.EXPIRED:
             _change_status(verification, Status.EXPIRED, reason="expired")
             outcome = CheckOutcome.EXPIRED
-        elif verification.attempts >= max_attempts:
+        elif verdict is Verdict.LOCKED or verification.attempts >= max_attempts:
             _change_status(verification, Status.FAILED, reason=LOCKED_REASON)
             outcome = CheckOutcome.LOCKED
         else:
@@ -300,7 +308,9 @@ def apply_report(report: StatusReport, *, provider: str, kind: str) -> Verificat
     # No savepoint when nested (a webhook stores its reports all or none): a failure here
     # fails the caller's transaction anyway.
     with transaction.atomic(savepoint=False):
-        verification = _find_by_reference(provider, report.provider_reference)
+        verification = _find_by_reference(provider, report.provider_reference) or (
+            _find_by_reference(provider, report.own_reference)
+        )
         if verification is None:
             logger.warning(
                 "%s report for unknown reference %r", provider, report.provider_reference
@@ -331,7 +341,9 @@ def apply_report(report: StatusReport, *, provider: str, kind: str) -> Verificat
         applied = (
             not stale
             and Status(verification.status).accepts_report(report.status)
-            and _change_status(verification, report.status, reason=report.provider_status)
+            and _change_status(
+                verification, report.status, reason=report_reason(report.status, report.reason)
+            )
         )
         if applied:
             verification.save(update_fields=_STATUS_FIELDS)
@@ -618,7 +630,7 @@ def _record_send(
         verification.provider_reference = result.provider_reference
     if result.expires_at and result.expires_at < verification.expires_at:
         verification.expires_at = result.expires_at
-    _change_status(verification, result.status, reason=result.provider_status)
+    _change_status(verification, result.status, reason=report_reason(result.status, result.reason))
     # After _change_status: a send that ends the verification must not leave a usable hash.
     verification.code_hash = (
         hash_code(verification.pk, code)

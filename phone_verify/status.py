@@ -65,6 +65,24 @@ _RANK = {
 }
 
 
+#: The reason a send answer or a delivery report ending in one of these statuses gives when the
+#: provider says no more: a message that expired before delivery is not a code that expired.
+DELIVERY_FAILURE_REASONS: dict[Status, str] = {
+    Status.UNDELIVERABLE: "undeliverable",
+    Status.REJECTED: "rejected",
+    Status.EXPIRED: "message_expired",
+}
+
+
+def report_reason(status: Status | None, reason: str = "") -> str:
+    """The verification's reason when a send answer or report ends it in ``status``: the
+    provider's own ``reason`` when it says more (a refused number, an empty account), else the
+    status's (``provider_error`` for a failure the provider did not explain)."""
+    if reason or status is None:
+        return reason
+    return DELIVERY_FAILURE_REASONS.get(Status(status), "provider_error")
+
+
 class CheckOutcome(enum.StrEnum):
     """What a code check came to, as the service tells it to views and forms."""
 
@@ -82,6 +100,7 @@ class Verdict(enum.StrEnum):
     VALID = "valid"
     INVALID = "invalid"
     EXPIRED = "expired"
+    LOCKED = "locked"  # the provider's own attempt limit was reached before ours
 
 
 @dataclass(frozen=True)
@@ -94,6 +113,7 @@ class SendResult:
     expires_at: dt.datetime | None = None
     occurred_at: dt.datetime | None = None
     raw: Any = None
+    reason: str = ""  # when the status is an ending and the provider says why (report_reason)
     # The provider's id of the message itself, when delivery reports name it rather than
     # ``provider_reference`` (Fortytwo's message_id; the reference is the client_ref checks use).
     message_id: str = ""
@@ -111,6 +131,11 @@ class StatusReport:
     occurred_at: dt.datetime | None = None
     raw: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""  # when the status is an ending and the provider says why (report_reason)
+    # Our own reference of the message when the report carries it beside the provider's
+    # (Fortytwo's client_ref): what finds the verification when ``provider_reference`` is a
+    # message id we never learned.
+    own_reference: str = ""
 
 
 @dataclass(frozen=True)

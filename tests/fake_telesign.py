@@ -1,8 +1,10 @@
 """A fake TeleSign SMS Verify server on 127.0.0.1, for tests and local demos.
 
-It checks each request's authentication (Basic, or the TSA signature recomputed with its key),
-then: ``POST /v1/verify/sms`` keeps a code (``verify_code`` when given, else 7 random digits),
-``GET /v1/verify/{reference_id}[?verify_code=]`` answers the delivery status (290 for the first
+It checks each request's authentication (Basic, or the TSA signature recomputed with its key
+by its own implementation of TeleSign's documented algorithm, never the app's: a fake that
+shared the app's signing code would accept whatever the app gets wrong), then: ``POST
+/v1/verify/sms`` keeps a code (``verify_code`` when given, else 7 random digits), ``GET
+/v1/verify/{reference_id}[?verify_code=]`` answers the delivery status (290 for the first
 ``polls_before_delivery`` polls, then 200) and the code state, ``PUT
 /v1/verify/completion/{reference_id}`` answers 1900. ``deliver(reference_id)`` posts a callback
 signed like TeleSign's. On demand: ``fail_next.append(-40007)`` answers that error code,
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
+import hmac
 import json
 import secrets
 import threading
@@ -23,8 +27,6 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 import requests
-
-from phone_verify.providers.telesign import signature, string_to_sign
 
 from .fake_server import FakeRequest, main
 from .log_audit import issued
@@ -45,6 +47,33 @@ class Sms:
     expired: bool = False
 
 
+def hmac_sha256(api_key: str, message: bytes) -> str:
+    """TeleSign's signature: base64 of HMAC-SHA256 keyed by the base64-decoded API key."""
+    key = base64.b64decode(api_key)
+    return base64.b64encode(hmac.new(key, message, hashlib.sha256).digest()).decode()
+
+
+def canonical_request(request: FakeRequest) -> bytes:
+    """TeleSign's string to sign for ``request`` (developer.telesign.com "Authentication"):
+    method, Content-Type, Date (an empty line when the request dates itself with x-ts-date
+    instead), the x-ts-* headers sorted by name, the body when there is a content type, the
+    resource path."""
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    content_type = headers.get("content-type", "")
+    date = "" if "x-ts-date" in headers else headers.get("date", "")
+    x_ts = [
+        f"{name}:{headers[name]}"
+        for name in sorted(headers)
+        if name.startswith("x-ts-") and name != "x-ts-authorization"
+    ]
+    parts = [request.method, content_type, date, *x_ts]
+    body = request.body.decode()
+    if content_type and body:
+        parts.append(body)
+    parts.append(request.path)
+    return "\n".join(parts).encode()
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -57,6 +86,7 @@ class FakeTeleSign:
     requests: list[FakeRequest] = field(default_factory=list)
     sms: dict[str, Sms] = field(default_factory=dict)
     fail_next: list[int] = field(default_factory=list)
+    nonces: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def delay(self) -> float:
@@ -81,7 +111,7 @@ class FakeTeleSign:
                 **extra,
             }
         ).encode()
-        sig = signature(self.api_key, body)
+        sig = hmac_sha256(self.api_key, body)
         headers = {
             "Content-Type": "application/json",
             "Authorization": f"TSA {self.customer_id}:{sig}",
@@ -97,8 +127,8 @@ class FakeTeleSign:
             return fault, {"error": "fault on demand"}
         if fault is not None:
             return 400, self._error(fault, "fault on demand")
-        if not self._authentic(request):
-            return 401, self._error(-30006, "Invalid signature.", status=501)
+        if refused := self._authentication_error(request):
+            return 401, self._error(*refused, status=501)
         parts = [unquote(p) for p in request.path.strip("/").split("/")]
         query = dict(parse_qsl(request.query))
         if request.method == "POST" and parts == ["v1", "verify", "sms"]:
@@ -109,20 +139,33 @@ class FakeTeleSign:
             return self._complete(parts[3])
         return 404, self._error(-10001, "Not found")
 
-    def _authentic(self, request: FakeRequest) -> bool:
-        authorization = request.headers.get("Authorization", "")
+    def _authentication_error(self, request: FakeRequest) -> tuple[int, str] | None:
+        """TeleSign's -300xx error for a request it would refuse, None when authentic."""
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        authorization = headers.get("authorization", "")
+        if not authorization:
+            return -30004, "Authorization header missing."
         if authorization.startswith("Basic "):
             expected = base64.b64encode(f"{self.customer_id}:{self.api_key}".encode()).decode()
-            return authorization == f"Basic {expected}"
-        to_sign = string_to_sign(
-            request.method,
-            request.path,
-            content_type=request.headers.get("Content-Type", ""),
-            body=request.body.decode(),
-            nonce=request.headers.get("x-ts-nonce", ""),
-            x_ts_date=request.headers.get("x-ts-date", ""),
-        )
-        return authorization == f"TSA {self.customer_id}:{signature(self.api_key, to_sign)}"
+            return None if authorization == f"Basic {expected}" else (-30015, "Bad API key.")
+        scheme, _, credentials = authorization.partition(" ")
+        customer_id, _, claimed = credentials.rpartition(":")
+        if scheme != "TSA" or not claimed:
+            return -30005, "Authorization header malformed."
+        if customer_id != self.customer_id:
+            return -30000, "Customer ID invalid."
+        if headers.get("x-ts-auth-method") != "HMAC-SHA256":
+            return -30008, "Bad x-ts-auth-method."
+        if not (headers.get("date") or headers.get("x-ts-date")):
+            return -30007, "Date missing."
+        nonce = headers.get("x-ts-nonce", "")
+        with self.lock:
+            if nonce in self.nonces:
+                return -30012, "Nonce reused."
+            self.nonces.add(nonce)
+        if not hmac.compare_digest(claimed, hmac_sha256(self.api_key, canonical_request(request))):
+            return -30006, "Invalid signature."
+        return None
 
     def _send(self, form: dict[str, str]) -> tuple[int, Any]:
         phone = form.get("phone_number", "")

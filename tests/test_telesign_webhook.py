@@ -11,8 +11,8 @@ import pytest
 import responses
 
 from phone_verify.models import Verification
-from phone_verify.providers.telesign import signature
 
+from .fake_telesign import hmac_sha256 as signature  # TeleSign's rule, not the app's code
 from .test_telesign import API_KEY, CUSTOMER_ID, PHONE, PUBLIC, REF, URL, answer
 
 HOOK = "/api/phone-verify/webhooks/telesign/"
@@ -61,6 +61,58 @@ def test_the_seed_callback_is_applied_with_its_additional_info(client, sent):
 
 def test_the_bare_x_ts_authorization_header_is_accepted(client, sent):
     assert signed_post(client, SEED, header="X-TS-Authorization").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("header", "form"),
+    [
+        ("Authorization", "TSA {customer}:{signature}"),
+        ("Authorization", "tsa {customer}:{signature}"),  # the scheme in lower case
+        ("Authorization", "{signature}"),  # bare, as python_telesign's check compares it
+        ("X-TS-Authorization", "{signature}"),
+        ("X-TS-Authorization", "TSA {customer}:{signature}"),
+    ],
+)
+def test_every_header_form_telesign_documents_is_accepted(client, sent, header, form):
+    body = json.dumps(SEED).encode()
+    value = form.format(customer=CUSTOMER_ID, signature=signature(API_KEY, body))
+
+    response = client.generic(
+        "POST", HOOK, body, content_type="application/json", headers={header: value}
+    )
+
+    assert response.status_code == 200, response.json()
+    sent.refresh_from_db()
+    assert sent.status == "delivered"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["tsa {customer}:{bad}", "{bad}", "tsa other-customer:{signature}", "Basic {signature}"],
+)
+def test_each_header_form_with_a_wrong_signature_or_customer_is_refused(client, sent, value):
+    body = json.dumps(SEED).encode()
+    good = signature(API_KEY, body)
+    value = value.format(customer=CUSTOMER_ID, signature=good, bad=good[:-4] + "AAA=")
+
+    response = client.generic(
+        "POST", HOOK, body, content_type="application/json", headers={"Authorization": value}
+    )
+
+    assert response.status_code == 401
+    sent.refresh_from_db()
+    assert sent.status == "pending"
+
+
+def test_a_failed_callback_gives_the_reason_its_errors_name(client, sent):
+    """Status 500 says "not attempted"; errors[] says why: -10030, no prepaid funds left."""
+    failed = callback(500, "2016-07-08T20:52:46Z", errors=[{"code": -10030, "description": "x"}])
+
+    assert signed_post(client, failed).status_code == 200
+
+    sent.refresh_from_db()
+    assert (sent.status, sent.reason) == ("failed", "provider_account")
+    assert sent.events.get(kind="callback").provider_status == "500"
 
 
 @pytest.mark.parametrize(

@@ -51,6 +51,7 @@ class TeleSignStatus:
     status: Status | None  # None: no change
     description: str
     retryable: bool = False  # on a send: try again later
+    reason: str = ""  # when the code says more than the status: a refusal of the number
 
 
 _S, _U, _R = Status.SENT, Status.UNDELIVERABLE, Status.REJECTED
@@ -69,7 +70,7 @@ STATUS_CODES: dict[int, TeleSignStatus] = {
     211: TeleSignStatus(_U, "Permanent phone error"),
     220: TeleSignStatus(_U, "Cannot route"),
     221: TeleSignStatus(Status.EXPIRED, "Message expired before delivery"),
-    222: TeleSignStatus(_U, "SMS not supported"),
+    222: TeleSignStatus(_U, "SMS not supported", reason="not_mobile"),
     229: TeleSignStatus(_R, "Blocked by your request or blocklist"),
     230: TeleSignStatus(_R, "Blocked by TeleSign's global blocklist"),
     231: TeleSignStatus(_R, "Invalid or unsupported content"),
@@ -83,7 +84,7 @@ STATUS_CODES: dict[int, TeleSignStatus] = {
     504: TeleSignStatus(_R, "Carrier rejected, permanent"),
     505: TeleSignStatus(_R, "Gateway error, temporary", retryable=True),
     506: TeleSignStatus(_R, "Gateway error, permanent"),
-    507: TeleSignStatus(_U, "Invalid destination"),
+    507: TeleSignStatus(_U, "Invalid destination", reason="invalid_phone_number"),
     508: TeleSignStatus(_R, "Invalid source address"),
     509: TeleSignStatus(_R, "Parameters problem"),
     510: TeleSignStatus(_U, "Blocked by subscriber"),
@@ -133,25 +134,18 @@ CODE_STATES: dict[str, Verdict] = {
     "VALID": Verdict.VALID,
     "INVALID": Verdict.INVALID,
     "EXPIRED": Verdict.EXPIRED,
+    "MAX_ATTEMPTS_EXCEEDED": Verdict.LOCKED,  # TeleSign's own limit came before ours
 }
 
 
 def string_to_sign(
-    method: str,
-    resource: str,
-    *,
-    content_type: str,
-    body: str,
-    nonce: str,
-    date: str = "",
-    x_ts_date: str = "",
+    method: str, resource: str, *, content_type: str, body: str, nonce: str, date: str
 ) -> str:
-    """TeleSign's canonical request: method, content type, Date (empty when ``x-ts-date`` is
-    used), the x-ts headers, the body (only when there is a content type and a body), the path."""
-    lines = [method, content_type, date, "x-ts-auth-method:HMAC-SHA256"]
-    if x_ts_date:
-        lines.append(f"x-ts-date:{x_ts_date}")
-    lines.append(f"x-ts-nonce:{nonce}")
+    """TeleSign's canonical request, as its official SDKs build it (python_telesign's
+    ``RestClient.generate_telesign_headers``, Node's ``generateTeleSignHeaders``): method,
+    content type, the ``Date`` header, the x-ts headers, the body (only when there is a content
+    type and a body), the resource path without the host or query string."""
+    lines = [method, content_type, date, "x-ts-auth-method:HMAC-SHA256", f"x-ts-nonce:{nonce}"]
     if content_type and body:
         lines.append(body)
     lines.append(resource)
@@ -177,14 +171,16 @@ def tsa_headers(
     nonce: str,
     date: str,
 ) -> dict[str, str]:
-    """The headers of a request signed with TeleSign's TSA scheme, dated with ``x-ts-date``."""
+    """The headers of a request signed with TeleSign's TSA scheme, dated with ``Date`` as the
+    official SDKs date every request TeleSign's servers see. (TeleSign also documents an
+    ``x-ts-date`` header in place of it, which no current SDK sends: we do not either.)"""
     to_sign = string_to_sign(
-        method, resource, content_type=content_type, body=body, nonce=nonce, x_ts_date=date
+        method, resource, content_type=content_type, body=body, nonce=nonce, date=date
     )
     headers = {
         "Authorization": f"TSA {customer_id}:{signature(api_key, to_sign)}",
+        "Date": date,
         "x-ts-auth-method": "HMAC-SHA256",
-        "x-ts-date": date,
         "x-ts-nonce": nonce,
     }
     if content_type:
@@ -308,6 +304,7 @@ class TeleSignProvider(HttpProvider):
             provider_status=str(code),
             occurred_at=_parse_time(answer),
             raw=answer,
+            reason=known.reason,
         )
 
     def build_check_request(
@@ -328,10 +325,6 @@ class TeleSignProvider(HttpProvider):
         state = str(verify.get("code_state") if isinstance(verify, Mapping) else "")
         if state in CODE_STATES:
             return CODE_STATES[state]
-        if state == "MAX_ATTEMPTS_EXCEEDED":  # TeleSign's own limit came before ours
-            raise self.error(
-                "TeleSign: too many attempts", code="too_many_attempts", response=answer
-            )
         # UNKNOWN: the code was not evaluated; nothing to conclude, the user may try again
         raise self.error(
             f"TeleSign did not evaluate the code ({state or 'no code_state'})",
@@ -354,18 +347,29 @@ class TeleSignProvider(HttpProvider):
     # --- callbacks --------------------------------------------------------------------------
 
     def authenticate_callback(self, callback: InboundCallback) -> None:
-        """The raw body must be signed with our API key (``Authorization: TSA <customer
-        id>:<signature>`` or ``X-TS-Authorization``); checked before anything is parsed."""
+        """The raw body must be signed with our API key; checked before anything is parsed.
+
+        Every form TeleSign documents is accepted, in ``Authorization`` or
+        ``X-TS-Authorization``: ``TSA <customer id>:<signature>`` (the scheme in any case; the
+        customer id, when given, must be ours) or the bare signature (what python_telesign's
+        ``verify_telesign_callback_signature`` compares the header with).
+        """
         api_key = str(self.options.get("API_KEY") or "")
-        claimed = _claimed_signature(callback.headers, str(self.options.get("CUSTOMER_ID", "")))
-        if not api_key or not claimed:
+        if not api_key:
             # Without a key, anyone can sign: an HMAC with an empty key proves nothing.
             raise CallbackUnauthenticated()
         try:
             expected = signature(api_key, callback.body)
         except (binascii.Error, ValueError):  # a key that is not base64 (system check E301)
             raise CallbackUnauthenticated() from None
-        if not hmac.compare_digest(claimed.encode(), expected.encode()):
+        customer_id = str(self.options.get("CUSTOMER_ID", ""))
+        claims = [
+            _claimed_signature(callback.headers.get(header, ""), customer_id)
+            for header in CALLBACK_HEADERS
+        ]
+        # Every header is compared (no early exit), each in constant time.
+        matches = [hmac.compare_digest(claim.encode(), expected.encode()) for claim in claims]
+        if not any(matches):
             raise CallbackUnauthenticated()
 
     def parse_callback(self, callback: InboundCallback) -> list[StatusReport]:
@@ -460,14 +464,23 @@ class TeleSignProvider(HttpProvider):
 
     def _report(self, answer: Mapping[str, Any], reference: str) -> StatusReport:
         code, known = self._status(answer)
+        status, reason = known.status, known.reason
+        if status is Status.FAILED:
+            # errors[] says why (-10030: the prepaid account is empty): a reason an operator
+            # can act on, where "500" is not.
+            try:
+                self._raise_for_errors(answer)
+            except ProviderError as error:
+                status, reason = Status(error.status), error.code
         details = answer.get("additional_info")
         return StatusReport(
             provider_reference=reference,
-            status=known.status,
+            status=status,
             provider_status=str(code),
             occurred_at=_parse_time(answer),
             raw=dict(answer),
             extra=dict(details) if isinstance(details, Mapping) else {},
+            reason=reason,
         )
 
     def _raise_for_errors(self, answer: Mapping[str, Any]) -> None:
@@ -493,19 +506,20 @@ class TeleSignProvider(HttpProvider):
         )
 
 
-def _claimed_signature(headers: Mapping[str, str], customer_id: str) -> str:
-    """The signature a callback claims: ``Authorization: TSA <customer id>:<signature>`` (the
-    customer id must be ours) or a bare ``X-TS-Authorization``; "" when there is none."""
-    authorization = headers.get("Authorization", "")
-    if authorization.startswith("TSA ") and ":" in authorization:
-        claimed_customer, _, claimed = authorization[4:].rpartition(":")
-        if not hmac.compare_digest(claimed_customer.encode(), customer_id.encode()):
-            return ""
-        return claimed
-    ts_authorization = headers.get("X-TS-Authorization", "")
-    if ts_authorization.startswith("TSA ") and ":" in ts_authorization:
-        return ts_authorization.rpartition(":")[2]
-    return ts_authorization
+CALLBACK_HEADERS = ("Authorization", "X-TS-Authorization")
+_TSA = re.compile(r"tsa\s+(?P<customer>[^:]*):(?P<signature>\S+)", re.IGNORECASE)
+
+
+def _claimed_signature(value: str, customer_id: str) -> str:
+    """The signature one header claims: from ``TSA <customer id>:<signature>`` (any case of the
+    scheme; "" if the customer id is not ours), or the bare value; "" when there is none."""
+    value = value.strip()
+    match = _TSA.fullmatch(value)
+    if match is None:
+        return "" if " " in value else value
+    if not hmac.compare_digest(match["customer"].encode(), customer_id.encode()):
+        return ""
+    return match["signature"]
 
 
 def _parse_time(answer: Mapping[str, Any]) -> dt.datetime | None:
