@@ -85,8 +85,10 @@ def test_the_request_sent_to_fortytwo(api, fortytwo):
         "code_type": "numeric",
         "case_sensitive": False,
         "message_template": "Your authentication code is: {#TFA_CODE}",
-        # The secret as HTTP Basic credentials, never in the path a web server logs.
-        "callback_url": f"https://phone_verify:{SECRET}@shop.example.com{HOOK}",
+        # The secret as HTTP Basic credentials, never in the path a web server logs; our
+        # client_ref rides along in the query.
+        "callback_url": f"https://phone_verify:{SECRET}@shop.example.com{HOOK}"
+        f"?client_ref={verification.pk}",
         "sender_id": "MyShop",
     }
     assert verification.status == "pending"  # until a delivery report comes
@@ -117,7 +119,7 @@ REQUEST_OUTCOMES = {
     # codes that only answer validations, should one come on a request
     -53: ("failed", "provider_config", 1),
     -54: ("failed", "provider_config", 1),
-    -55: ("failed", "unknown_reference", 1),
+    -55: ("failed", "provider_config", 1),
     -56: ("failed", "provider_config", 1),
 }
 
@@ -190,7 +192,7 @@ VALIDATION_OUTCOMES = {
     -53: (400, "expired", "expired", 1),  # "Invalid" with HTTP 200: the code expired
     -54: (400, "invalid_code", "pending", 1),  # Declined: a wrong code, counted
     -56: (400, "invalid_code", "pending", 1),
-    -55: (400, "verification_failed", "failed", 0),
+    -55: (400, "invalid_code", "pending", 1),  # its wording covers a wrong code: counted
     -65: (503, "provider_unavailable", "pending", 0),  # retryable: nothing counted
     -59: (400, "verification_failed", "rejected", 0),
     -60: (400, "verification_failed", "rejected", 0),

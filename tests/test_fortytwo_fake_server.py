@@ -126,6 +126,7 @@ def test_the_example_project_with_fortytwo_against_the_fake(tmp_path, fake_forty
     assert (
         body["callback_url"]
         == f"http://phone_verify:{SECRET}@{host}/api/phone-verify/webhooks/fortytwo/"
+        f"?client_ref={verification_id}"
     )
     # The callback went through (delivered) and no log line of the server, its access log
     # included, holds the secret.

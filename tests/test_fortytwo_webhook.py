@@ -7,8 +7,10 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from urllib.parse import urlsplit
 
 import pytest
+import requests
 import responses
 from django.test import override_settings
 
@@ -70,6 +72,34 @@ def post(client, payload: str, path: str = HOOK, *, secret: str = SECRET, **extr
 
 def statuses(verification):
     return [(e.kind, e.provider_status, e.applied) for e in verification.events.order_by("id")]
+
+
+def test_after_a_lost_answer_and_minus_52_reports_still_find_the_verification(
+    api, client, fortytwo_settings, settings
+):
+    """The first try went through but its answer was lost; the retry answers -52 (client_ref
+    already used), so the message id is never learned. Fortytwo's report names only that
+    message id, posted to the callback URL we gave: the URL names our client_ref."""
+    with (
+        override_settings(PHONE_VERIFY={**settings.PHONE_VERIFY, "SEND_MAX_RETRIES": 1}),
+        responses.RequestsMock() as mock,
+    ):
+        mock.post(f"{URL}/1/2fa", body=requests.ConnectionError("answer lost"))
+        mock.post(f"{URL}/1/2fa", json=result(-52, "Client ref already exists."), status=422)
+        created = api.start(PHONE, consents={"sms": True})
+        callback_url = json.loads(mock.calls[-1].request.body)["callback_url"]
+    verification = Verification.objects.get(pk=created.json()["id"])
+    assert verification.sends_done == 1  # counted as sent: no second SMS
+
+    response = post(
+        client,
+        body(report("DELIVRD")),
+        path=urlsplit(callback_url).path + "?" + urlsplit(callback_url).query,
+    )
+
+    assert response.json() == {"received": 1, "matched": 1}
+    verification.refresh_from_db()
+    assert verification.status == "delivered"
 
 
 def test_a_delivery_report_moves_the_verification_to_delivered(client, sent):

@@ -81,4 +81,4 @@ def test_a_report_for_an_unknown_reference_is_dropped(db, caplog):
 def test_a_final_failure_report_ends_the_verification_with_a_reason(sent):
     apply(sent, Status.UNDELIVERABLE, "UNDELIV")
     sent.refresh_from_db()
-    assert (sent.status, sent.reason, sent.code_hash) == ("undeliverable", "UNDELIV", "")
+    assert (sent.status, sent.reason, sent.code_hash) == ("undeliverable", "undeliverable", "")

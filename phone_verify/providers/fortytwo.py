@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from django.core.checks import CheckMessage, Error, Warning
 from django.utils import timezone
@@ -72,7 +72,9 @@ CODES: dict[int, FortytwoCode] = {
     -52: FortytwoCode(422, "Client ref provided already exists."),  # on a send: already sent
     -53: FortytwoCode(200, "Invalid (the code expired).", verdict=Verdict.EXPIRED),
     -54: FortytwoCode(422, "Declined (wrong code).", verdict=Verdict.INVALID),
-    -55: FortytwoCode(422, "No code for this client ref and token.", code="unknown_reference"),
+    # "The code provided does not match the authorization token and client_ref": the wording
+    # covers a wrong code too, so it counts as one against our attempt limit.
+    -55: FortytwoCode(422, "No code for this client ref and token.", verdict=Verdict.INVALID),
     -56: FortytwoCode(422, "No code was provided.", verdict=Verdict.INVALID),
     -57: FortytwoCode(422, "Code length too short."),
     -58: FortytwoCode(422, "Code length too long."),
@@ -91,6 +93,7 @@ CODES: dict[int, FortytwoCode] = {
     -69: FortytwoCode(422, "Message template exceeds the length of one SMS."),
 }
 ALREADY_SENT = -52
+CALLBACK_REF = "client_ref"  # the query parameter of our callback URL naming the code's client_ref
 
 
 def client_ref(verification_id: object, send_number: int) -> str:
@@ -141,7 +144,9 @@ class FortytwoProvider(HttpProvider):
             "message_template": self.template,
         }
         if callback_url := self.callback_url():
-            body["callback_url"] = callback_url
+            # Our client_ref rides in the URL: reports name the message id, which we never
+            # learn when a retried send answers -52 (the first try went through).
+            body["callback_url"] = f"{callback_url}?{urlencode({CALLBACK_REF: body['client_ref']})}"
         if sender_id := self.options.get("SENDER_ID"):
             body["sender_id"] = str(sender_id)
         return ProviderRequest("POST", f"{self.base_url}/1/2fa", json=body, headers=self.headers)
@@ -198,9 +203,10 @@ class FortytwoProvider(HttpProvider):
             for item in items
         ):
             raise MalformedCallback()
-        return [self._report(item) for item in items]
+        own_reference = parse_qs(urlsplit(callback.path).query).get(CALLBACK_REF, [""])[0]
+        return [self._report(item, own_reference) for item in items]
 
-    def _report(self, item: Mapping[str, Any]) -> StatusReport:
+    def _report(self, item: Mapping[str, Any], own_reference: str = "") -> StatusReport:
         state = str(item["status"]).upper()
         if state not in DELIVERY_STATUSES:
             logger.warning("fortytwo delivery state %r is not in our table: no change", state)
@@ -210,6 +216,7 @@ class FortytwoProvider(HttpProvider):
             provider_status=state,
             occurred_at=_from_milliseconds(item.get("timestamp")),
             raw=dict(item),
+            own_reference=own_reference,
         )
 
     def callback_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
