@@ -263,7 +263,8 @@ CHECK_MESSAGES = {
     CheckOutcome.INVALID: _("This code is not right."),
     CheckOutcome.EXPIRED: _("This code has expired; ask for a new one."),
     CheckOutcome.LOCKED: _("Too many wrong codes; ask for a new verification later."),
-    CheckOutcome.UNAVAILABLE: _("The code could not be delivered; ask for a new one."),
+    CheckOutcome.NOT_DELIVERED: _("The code could not be delivered; ask for a new one."),
+    CheckOutcome.UNAVAILABLE: _("This verification cannot go on; start a new one."),
 }
 
 
@@ -366,7 +367,7 @@ class PhoneVerificationFormMixin(forms.Form):
         """Without JavaScript: send (or resend) a code, then show the form again."""
         previous = self._own_verification(self.cleaned_data.get("verification_id"), phone)
         try:
-            if previous is not None and not previous.effective_status().is_final:
+            if previous is not None and previous.is_open():
                 verification = services.resend(
                     previous.pk, ip=client_ip(self.request), session=self.request.session
                 )

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from .conf import app_settings
 from .consents import CONSENT_KEYS, granted
 from .phones import mask_phone
-from .status import Status
+from .status import NOT_DELIVERED, Status
 
 
 class Verification(models.Model):
@@ -94,9 +94,20 @@ class Verification(models.Model):
         return status
 
     @property
+    def not_delivered(self) -> bool:
+        """The latest message never reached the phone (undeliverable, rejected on the way, or
+        expired before delivery): a new code may be asked for."""
+        return Status(self.status).is_final and self.reason in NOT_DELIVERED
+
+    def is_open(self, now: dt.datetime | None = None) -> bool:
+        """Whether a new code may still be sent: not closed by an expired or used-up code, a
+        refused number or a provider failure. A message that was not delivered closes nothing."""
+        return self.not_delivered or not self.effective_status(now).is_final
+
+    @property
     def resend_available_at(self) -> dt.datetime | None:
         """When the next code may be asked for; None when no more codes can be sent."""
-        if self.effective_status().is_final or self.sends >= app_settings.MAX_SENDS:
+        if not self.is_open() or self.sends >= app_settings.MAX_SENDS:
             return None
         return self.last_sent_at + dt.timedelta(seconds=app_settings.RESEND_COOLDOWN)
 

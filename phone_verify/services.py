@@ -234,6 +234,8 @@ def check_code(
             return result(CheckOutcome.ALREADY_VERIFIED)
         if verification.reason == LOCKED_REASON or verification.attempts >= max_attempts:
             return result(CheckOutcome.LOCKED)
+        if verification.not_delivered:
+            return result(CheckOutcome.NOT_DELIVERED)  # nothing to check: no code arrived
         if verification.effective_status(now) is Status.EXPIRED:
             _change_status(verification, Status.EXPIRED, reason="expired")
             verification.save(update_fields=_STATUS_FIELDS)

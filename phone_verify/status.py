@@ -74,6 +74,16 @@ DELIVERY_FAILURE_REASONS: dict[Status, str] = {
 }
 
 
+#: Reasons of a message that did not reach the phone: the verification stays open for a new code
+#: (through the next fallback provider, if any). Only a code that expired or was used up, a
+#: refused number or a provider that cannot serve us closes a verification.
+NOT_DELIVERED = frozenset(DELIVERY_FAILURE_REASONS.values())
+
+#: Refusals of the number itself (invalid, not a mobile, country not served): another provider
+#: would refuse it too, so these never fail over.
+NUMBER_REFUSALS = frozenset({"invalid_phone_number", "invalid_country", "not_mobile"})
+
+
 def report_reason(status: Status | None, reason: str = "") -> str:
     """The verification's reason when a send answer or report ends it in ``status``: the
     provider's own ``reason`` when it says more (a refused number, an empty account), else the
@@ -91,7 +101,8 @@ class CheckOutcome(enum.StrEnum):
     LOCKED = "too_many_attempts"
     EXPIRED = "expired"
     ALREADY_VERIFIED = "already_verified"
-    UNAVAILABLE = "verification_failed"  # ended without delivery (rejected, undeliverable, failed)
+    NOT_DELIVERED = "not_delivered"  # the message never reached the phone: ask for a new code
+    UNAVAILABLE = "verification_failed"  # ended: number refused, provider failed
 
 
 class Verdict(enum.StrEnum):

@@ -39,6 +39,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "provider_mapping.md"
 ORIGINAL = Path(__file__).resolve().parents[2] / "shared" / "PROVIDERS.md"
 
 VERIFICATION_FAILED = (400, "verification_failed")
+NOT_DELIVERED = (400, "not_delivered")
 INVALID = (400, "invalid_code")
 EXPIRED = (400, "expired")
 LOCKED = (429, "too_many_attempts")
@@ -96,7 +97,7 @@ def opened(section: str, value: str, state: str, **kw) -> Row:
 
 
 def ended(section: str, value: str, state: str, reason: str, **kw) -> Row:
-    kw.setdefault("answer", EXPIRED if reason == "message_expired" else VERIFICATION_FAILED)
+    kw.setdefault("answer", VERIFICATION_FAILED)
     return Row(section, value, state, reason, **kw)
 
 
@@ -116,8 +117,8 @@ def number_refused(section: str, value: str, reason: str, **kw) -> Row:
 
 
 def delivery_failed(section: str, value: str, state: str, reason: str, **kw) -> Row:
-    """The message was not delivered (before any code was)."""
-    return ended(section, value, state, reason, **kw)
+    """The message was not delivered (before any code was): no code to check, ask for another."""
+    return ended(section, value, state, reason, answer=NOT_DELIVERED, **kw)
 
 
 def checked(section: str, value: str, answer: tuple[int, str | None], state: str, **kw) -> Row:

@@ -138,6 +138,11 @@ class InvalidCodeSerializer(ErrorSerializer):
     attempts_left = serializers.IntegerField(
         required=False, help_text="With invalid_code: wrong codes still allowed"
     )
+    resend_available_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="With not_delivered: when a new code may be asked for (null: no more codes)",
+    )
 
 
 class StartPrefillSerializer(RequestSerializer):

@@ -44,13 +44,15 @@ CHECK_FAILURE_STATUS = {
     CheckOutcome.EXPIRED: status.HTTP_400_BAD_REQUEST,
     CheckOutcome.ALREADY_VERIFIED: status.HTTP_400_BAD_REQUEST,
     CheckOutcome.UNAVAILABLE: status.HTTP_400_BAD_REQUEST,
+    CheckOutcome.NOT_DELIVERED: status.HTTP_400_BAD_REQUEST,
     CheckOutcome.LOCKED: status.HTTP_429_TOO_MANY_REQUESTS,
 }
 CHECK_FAILURE_DETAIL = {
     CheckOutcome.INVALID: _("This code is not right."),
     CheckOutcome.EXPIRED: _("This code has expired; ask for a new one."),
     CheckOutcome.ALREADY_VERIFIED: _("This verification is already done."),
-    CheckOutcome.UNAVAILABLE: _("The code could not be delivered; start a new verification."),
+    CheckOutcome.UNAVAILABLE: _("This verification cannot go on; start a new one."),
+    CheckOutcome.NOT_DELIVERED: _("The code could not be delivered; ask for a new one."),
     CheckOutcome.LOCKED: _("Too many wrong codes; start a new verification later."),
 }
 
@@ -158,7 +160,12 @@ class CheckCodeView(PhoneVerifyView):
         examples=[OpenApiExample("A code", {"code": "123456"}, request_only=True)],
         responses={
             200: CheckedSerializer,
-            400: OpenApiResponse(InvalidCodeSerializer, description="wrong, expired or malformed"),
+            400: OpenApiResponse(
+                InvalidCodeSerializer,
+                description="invalid_code (with attempts_left), expired, invalid_code_format, "
+                "not_delivered (with resend_available_at: ask for a new code), "
+                "verification_failed",
+            ),
             404: ErrorSerializer,
             429: OpenApiResponse(ErrorSerializer, description="too_many_attempts, rate_limited"),
             503: OpenApiResponse(
@@ -183,6 +190,11 @@ class CheckCodeView(PhoneVerifyView):
         }
         if result.outcome is CheckOutcome.INVALID:
             body["attempts_left"] = result.attempts_left
+        elif result.outcome is CheckOutcome.NOT_DELIVERED:
+            # When the new code may be asked for (null: no more codes for this verification).
+            body["resend_available_at"] = VerificationSerializer(verification).data[
+                "resend_available_at"
+            ]
         return Response(body, status=CHECK_FAILURE_STATUS[result.outcome])
 
 

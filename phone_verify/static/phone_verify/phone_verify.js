@@ -147,6 +147,10 @@
           if (answer.status === 200) { verified(); return; }
           say("");
           show(answer, "code");
+          // No code arrived: offer a new one (through the fallback provider, if any).
+          if (answer.data && answer.data.code === "not_delivered") {
+            countdown(answer.data.resend_available_at);
+          }
         }, function () { say(""); error("code", block.dataset.msgError); });
     }
 
