@@ -35,6 +35,8 @@ from .providers.base import OutgoingCode
 from .providers.registry import get_provider, providers_in_use
 from .session import remember, remembers
 from .status import (
+    NOT_DELIVERED,
+    NUMBER_REFUSALS,
     CheckOutcome,
     CheckResult,
     SendResult,
@@ -135,7 +137,7 @@ def resend(
     with transaction.atomic():
         verification = _find(Verification.objects.select_for_update(), verification_id, session)
         now = timezone.now()
-        if verification.effective_status(now).is_final:
+        if not verification.is_open(now):
             raise VerificationClosed()
         if verification.sends >= app_settings.MAX_SENDS:
             raise TooManySends()
@@ -143,11 +145,22 @@ def resend(
         if available_at and available_at > now:
             raise ResendTooSoon(retry_after=math.ceil((available_at - now).total_seconds()))
         _count_send(verification.phone_number, verification.country, ip, new=False)
+        if verification.not_delivered:
+            _reopen(verification)
         verification.sends += 1
         verification.last_sent_at = now
         verification.expires_at = now + dt.timedelta(seconds=app_settings.CODE_LIFETIME)
         outbox.owe_send(verification, now)
-        verification.save(update_fields=["sends", "last_sent_at", "expires_at", "send_due_at"])
+        verification.save(
+            update_fields=[
+                "sends",
+                "last_sent_at",
+                "expires_at",
+                "provider",
+                "provider_reference",
+                *_STATUS_FIELDS,
+            ]
+        )
     return verification
 
 
@@ -613,7 +626,8 @@ def _change_status(verification: Verification, new: Status | None, *, reason: st
     )
     if new is Status.VERIFIED:
         signals.send_on_commit(signals.phone_verified, sender, verification=verification)
-    elif new.is_final:
+    elif new.is_final and verification.reason not in NOT_DELIVERED:
+        # A message not delivered ends nothing yet: a new code may be asked for.
         signals.send_on_commit(
             signals.verification_failed,
             sender,
@@ -683,7 +697,7 @@ def send_failed(verification_id: object, send_number: int, error: ProviderError)
             return
         nothing_out = verification.sends_done == 0 and not Status(verification.status).is_final
         fallback = (
-            _fallback_after(verification.provider)
+            _failover_to(verification.provider, reason)
             if nothing_out and send_number == verification.sends
             else None
         )
@@ -710,11 +724,36 @@ def send_failed(verification_id: object, send_number: int, error: ProviderError)
         _add_event(verification, DeliveryEvent.Kind.SEND, error.provider, report, applied)
 
 
-def _fallback_after(provider: str) -> str | None:
-    """The provider to try after ``provider`` fails: the next of PROVIDER + FALLBACK_PROVIDERS."""
+def _failover_to(provider: str, reason: str) -> str | None:
+    """The one failover rule, for every path (a send refused or faulty, a send answer or a
+    later report saying the message was not delivered): the next of PROVIDER +
+    FALLBACK_PROVIDERS after ``provider``, unless ``reason`` is a refusal of the number itself
+    (invalid, not a mobile, country not served), which another provider would refuse too. The
+    callers apply it only while no code was delivered."""
+    if reason in NUMBER_REFUSALS:
+        return None
     chain = providers_in_use()
     later = chain[chain.index(provider) + 1 :] if provider in chain else []
     return later[0] if later else None
+
+
+def _reopen(verification: Verification) -> None:
+    """A message that was not delivered closes nothing: the next code is a new send, through
+    the next provider when the failover rule names one (kept on the timeline). The caller
+    saves."""
+    failed, reason = verification.provider, verification.reason
+    fallback = _failover_to(failed, reason)
+    verification.status, verification.reason = Status.PENDING, ""
+    if fallback:
+        verification.provider, verification.provider_reference = fallback, ""
+        logger.warning("verification %s fails over to %s (%s)", verification.pk, fallback, reason)
+    report = StatusReport(
+        provider_reference=verification.provider_reference,
+        status=None,
+        provider_status=reason,
+        extra={"reason": reason, "failover_to": fallback} if fallback else {"reason": reason},
+    )
+    _add_event(verification, DeliveryEvent.Kind.SEND, failed, report, True)
 
 
 def _add_event(

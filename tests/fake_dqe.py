@@ -7,6 +7,8 @@ browser back to the redirect_uri with a session token), and GET, which answers `
 ``pending_polls`` times, then the seed's success (or ``retrieval_error``). Errors on demand:
 ``server.fail_next.append("08")`` makes the next GDPR_MSG answer DQE error 08;
 ``server.fail_next.append(500)`` answers HTTP 500; ``"garbage"`` answers a body that is not JSON.
+Delivery on demand: ``server.status_next.append("EXPIRED")`` makes the next GDPR_MSG answer that
+status (``UNDELIVERABLE``, ``REJECTED``...): the PIN then never reaches the phone.
 
 Run alone: ``python -m tests.fake_dqe 8001`` prints each PIN it "sends".
 """
@@ -73,6 +75,7 @@ class FakeDqe:
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     sms: dict[str, Sms] = field(default_factory=dict)  # smsToken -> what was sent
     fail_next: list[Any] = field(default_factory=list)
+    status_next: list[str] = field(default_factory=list)  # GDPR_MSG statuses, then DELIVERED
     lock: threading.Lock = field(default_factory=threading.Lock)
     # ID Mobile: access tokens -> expiry, sessions by their token, and what happens next
     token_ttl: int = 300
@@ -219,13 +222,17 @@ class FakeDqe:
         }
         if error == "00":
             token = secrets.token_urlsafe(16)
+            with self.lock:
+                status = self.status_next.pop(0) if self.status_next else "DELIVERED"
+            answer["status"], answer["smsToken"] = status, token
+            if status not in ("DELIVERED", "PENDING"):
+                return answer  # the message never reached the phone: no PIN to type
             pin = f"{secrets.randbelow(10**6):06d}"
             minutes = int(answer["timeout"])
             with self.lock:
                 self.sms[token] = Sms(
                     params["Phone"], pin, now + dt.timedelta(minutes=minutes), channels
                 )
-            answer["smsToken"] = token
             issued(pin)
             print(f"fake DQE: PIN {pin} for {params['Phone']}", flush=True)
         return answer

@@ -189,6 +189,52 @@ def test_without_webotp_nothing_changes(chromium, live_server, shots):
     assert page.evaluate("window.otpAsked") == []
 
 
+def test_a_code_that_was_not_delivered_is_offered_again(chromium, live_server, shots, settings):
+    """DQE answers that the message expired before delivery: the check says so, and the widget
+    offers a new code, which goes through the fallback provider (the console here)."""
+    from django.test import override_settings
+
+    from .fake_dqe import FakeDqe
+    from .fake_server import running
+
+    fake = FakeDqe(status_next=["EXPIRED"])
+    with running(fake) as url:
+        options = {"URL": url, "LICENCE": fake.licence, "COMPANY": "DEMO"}
+        with override_settings(
+            PHONE_VERIFY={
+                **settings.PHONE_VERIFY,
+                "PROVIDER": "dqe",
+                "FALLBACK_PROVIDERS": ["console"],
+                "PROVIDER_OPTIONS": {"dqe": options},
+                "RESEND_COOLDOWN": 2,
+            }
+        ):
+            page = open_signup(chromium, live_server)
+            page.click("[data-pv-send]")
+            page.wait_for_selector("[data-pv-status]:has-text('We sent you a code.')")
+            page.fill("#id_code", "123456")  # whatever the person types: nothing arrived
+            page.click("[data-pv-check]")
+            not_delivered = "The code could not be delivered; ask for a new one."
+            page.wait_for_selector(f"[data-pv-error=code]:has-text('{not_delivered}')")
+            page.wait_for_selector("[data-pv-send]:has-text('Send a new code'):enabled")
+            shots(page, "not-delivered")
+
+            page.click("[data-pv-send]")
+            page.wait_for_selector("[data-pv-status]:has-text('We sent you a code.')")
+            page.fill("#id_code", console_outbox.last_code(PHONE))
+            page.click("[data-pv-check]")
+            page.wait_for_selector("[data-pv-status]:has-text('Phone number verified.')")
+            shots(page, "verified")
+
+    verification = Verification.objects.get()
+    assert (verification.provider, verification.status, verification.sends) == (
+        "console",
+        "verified",
+        2,
+    )
+    assert not fake.sms  # DQE texted no PIN that arrived
+
+
 def test_signup_without_javascript(chromium, live_server, shots):
     page = open_signup(chromium, live_server, javascript=False)
     shots(page, "filled")

@@ -118,7 +118,7 @@ def number_refused(section: str, value: str, reason: str, **kw) -> Row:
 
 def delivery_failed(section: str, value: str, state: str, reason: str, **kw) -> Row:
     """The message was not delivered (before any code was): no code to check, ask for another."""
-    return ended(section, value, state, reason, answer=NOT_DELIVERED, **kw)
+    return ended(section, value, state, reason, answer=NOT_DELIVERED, fails_over=True, **kw)
 
 
 def checked(section: str, value: str, answer: tuple[int, str | None], state: str, **kw) -> Row:
@@ -175,9 +175,9 @@ ROWS: list[Row] = [
     delivery_failed("DQE MSG", "UNDELIVERABLE", "undeliverable", "undeliverable"),
     delivery_failed("DQE MSG", "EXPIRED", "expired", "message_expired"),
     delivery_failed("DQE MSG", "REJECTED", "rejected", "rejected"),
-    number_refused("DQE MSG", "03", "invalid_phone_number", fails_over=True),
-    number_refused("DQE MSG", "04", "invalid_country", fails_over=True),
-    number_refused("DQE MSG", "06", "invalid_country", fails_over=True),
+    number_refused("DQE MSG", "03", "invalid_phone_number"),
+    number_refused("DQE MSG", "04", "invalid_country"),
+    number_refused("DQE MSG", "06", "invalid_country"),
     fault("DQE MSG", "01", "provider_config"),
     fault("DQE MSG", "02", "provider_auth"),
     fault("DQE MSG", "05", "provider_config"),
@@ -197,8 +197,8 @@ ROWS: list[Row] = [
     opened("Fortytwo req", "0", "pending"),
     opened("Fortytwo req", "HTTP 201", "pending"),
     opened("Fortytwo req", "-52", "pending"),  # our lost first try went through
-    number_refused("Fortytwo req", "-59", "invalid_phone_number", fails_over=True),
-    number_refused("Fortytwo req", "-60", "invalid_phone_number", fails_over=True),
+    number_refused("Fortytwo req", "-59", "invalid_phone_number"),
+    number_refused("Fortytwo req", "-60", "invalid_phone_number"),
     *(fault("Fortytwo req", c, "provider_auth") for c in ("-50", "-51", "-66", "-67")),
     *(
         fault("Fortytwo req", c, "provider_config")
@@ -232,9 +232,7 @@ ROWS: list[Row] = [
     ),
     checked("TeleSign code_state", "UNKNOWN", UNAVAILABLE, "pending"),  # not evaluated
     # --- TeleSign errors[] on a send (and -10004 on a check)
-    number_refused(
-        "TeleSign err", "-10001", "invalid_phone_number", detail="phone_number", fails_over=True
-    ),
+    number_refused("TeleSign err", "-10001", "invalid_phone_number", detail="phone_number"),
     fault("TeleSign err", "-10001", "provider_config", detail="ucid"),
     # A trial account's unverified number: this account refuses it, another provider may not.
     ended("TeleSign err", "-10033", "rejected", "number_not_allowed", fails_over=True),
