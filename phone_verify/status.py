@@ -15,7 +15,8 @@ class Status(models.TextChoices):
     """Lifecycle of a verification: ``pending -> sent -> delivered -> verified``, or an ending.
 
     Transitions only go forward (see ``advances``): a late or duplicated provider report never
-    moves a verification backwards, and nothing leaves an ending.
+    moves a verification backwards, and no report leaves an ending. Only the person's resend
+    after a message that was not delivered starts a new send (``services.resend``).
     """
 
     PENDING = "pending", _("pending")
