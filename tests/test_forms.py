@@ -7,6 +7,7 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+import responses
 from django.contrib.auth.models import User
 from django.template import Context, Template
 from django.test import Client
@@ -364,3 +365,42 @@ def test_home_and_signup_pages_share_one_stylesheet(web):
             "Projet d’exemple phone_verify"
             in web.get("/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
         )
+
+
+def test_without_javascript_a_code_not_delivered_is_said_and_sent_again(web, outbox, settings):
+    """DQE's message expired before delivery: the form says so on the code field, and "send"
+    resends on the same verification, through the console fallback here."""
+    from django.test import override_settings
+
+    from .test_dqe import msg_answer
+
+    dqe = {"URL": "https://dqe.example.test", "LICENCE": "L", "COMPANY": "MYCOMPANY"}
+    fields = {**ACCOUNT, **PHONE_FIELDS, "consents_sms": "1"}
+    with (
+        override_settings(
+            PHONE_VERIFY={
+                **settings.PHONE_VERIFY,
+                "PROVIDER": "dqe",
+                "FALLBACK_PROVIDERS": ["console"],
+                "PROVIDER_OPTIONS": {"dqe": dqe},
+                "RESEND_COOLDOWN": 0,
+            }
+        ),
+        responses.RequestsMock() as mock,
+    ):
+        mock.post(f"{dqe['URL']}/GDPR_MSG/", json=msg_answer(status="EXPIRED"))
+        sent = web.post("/signup/", {**fields, "phone_verify_action": "send"})
+        verification_id = code_from(sent.content.decode())
+        checked = web.post(
+            "/signup/", {**fields, "verification_id": verification_id, "code": "123456"}
+        )
+        again = web.post(
+            "/signup/",
+            {**fields, "verification_id": verification_id, "phone_verify_action": "send"},
+        )
+
+    assert "The code could not be delivered; ask for a new one." in checked.content.decode()
+    assert code_from(again.content.decode()) == verification_id  # the same verification
+    verification = Verification.objects.get()
+    assert (verification.provider, verification.sends) == ("console", 2)
+    assert outbox.last_code(PHONE)
