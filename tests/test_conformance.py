@@ -10,6 +10,7 @@ table of PROVIDERS.md (a verbatim copy in tests/fixtures/provider_mapping.md).
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from dataclasses import dataclass
@@ -326,7 +327,9 @@ def post_report(client, row: Row, verification: Verification, send_call) -> None
         url = urlsplit(json.loads(send_call.request.body)["callback_url"])
         item = {"type": "SMS", "message_id": MESSAGE_ID, "status": row.value, "timestamp": 1}
         body = json.dumps({"api_job_id": "j", "client_job_id": "", "data": [item]}).encode()
-        headers = {}
+        # The URL's credentials, sent as an HTTP client sends them.
+        credentials = base64.b64encode(f"{url.username}:{url.password}".encode()).decode()
+        headers = {"Authorization": f"Basic {credentials}"}
         path = f"{url.path}?{url.query}"
     else:
         payload = answer(int(row.value), at="2026-11-22T10:00:05Z")

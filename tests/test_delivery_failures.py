@@ -20,7 +20,7 @@ from phone_verify.models import Verification
 from .test_dqe import msg_answer, verif_answer
 from .test_fortytwo import REQUEST_OK
 from .test_fortytwo import URL as FORTYTWO
-from .test_fortytwo_webhook import body, report
+from .test_fortytwo_webhook import body, post, report
 from .test_telesign import API_KEY, CUSTOMER_ID, REF, answer
 from .test_telesign import URL as TELESIGN
 
@@ -181,8 +181,8 @@ def test_a_failure_report_fails_over_at_the_resend(api, client, chain, mock):
     with chain("fortytwo", "telesign"):
         mock.post(f"{FORTYTWO}/1/2fa", json=REQUEST_OK, status=201)
         verification = start(api)
-        hook = f"/api/phone-verify/webhooks/fortytwo/{SECRET}/?client_ref={verification.pk}"
-        client.post(hook, body(report("UNDELIV")), content_type="application/json")
+        hook = f"/api/phone-verify/webhooks/fortytwo/?client_ref={verification.pk}"
+        post(client, body(report("UNDELIV")), path=hook, secret=SECRET)
         verification.refresh_from_db()
         assert (verification.status, verification.reason) == ("undeliverable", "undeliverable")
 
@@ -260,9 +260,9 @@ def test_a_failure_report_after_delivery_changes_nothing(api, client, chain, moc
     with chain("fortytwo", "telesign"):
         mock.post(f"{FORTYTWO}/1/2fa", json=REQUEST_OK, status=201)
         verification = start(api)
-        hook = f"/api/phone-verify/webhooks/fortytwo/{SECRET}/?client_ref={verification.pk}"
-        client.post(hook, body(report("DELIVRD", timestamp=1)), content_type="application/json")
-        client.post(hook, body(report("EXPIRED", timestamp=2)), content_type="application/json")
+        hook = f"/api/phone-verify/webhooks/fortytwo/?client_ref={verification.pk}"
+        post(client, body(report("DELIVRD", timestamp=1)), path=hook, secret=SECRET)
+        post(client, body(report("EXPIRED", timestamp=2)), path=hook, secret=SECRET)
 
     verification.refresh_from_db()
     assert (verification.status, verification.provider) == ("delivered", "fortytwo")
