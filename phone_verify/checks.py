@@ -94,6 +94,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     errors += _check_provider()
     errors += _check_fallbacks()
     errors += _check_abuse_settings()
+    errors += _check_signing_keys()
     return errors
 
 
@@ -115,6 +116,28 @@ def _check_distribution() -> list[CheckMessage]:
             id="phone_verify.E010",
         )
         for name in _other_distributions()
+    ]
+
+
+def _check_signing_keys() -> list[CheckMessage]:
+    from .signing import SETTING, signing_keys
+
+    try:
+        keys = signing_keys()
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), id="phone_verify.E013")]
+    if keys or settings.DEBUG:
+        return []
+    return [
+        Error(
+            f"{SETTING} is empty and DEBUG is off: consent records could not be signed.",
+            hint=(
+                'Generate a key with `python -c "import base64, os; '
+                'print(base64.b64encode(os.urandom(32)).decode())"` and keep it secret; '
+                "`manage.py phone_verify_keys` then prints the public key auditors need."
+            ),
+            id="phone_verify.E012",
+        )
     ]
 
 
