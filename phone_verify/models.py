@@ -232,6 +232,16 @@ class ConsentChainHead(models.Model):
 
 
 class ConsentRecordQuerySet(AppendOnlyQuerySet):
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[ConsentRecord]:
+        """Insert many records at once, sealed, signed and chained in their order, as ``save``
+        does one: no way into the table skips the proof."""
+        records = list(objs)
+        for record in records:
+            record.seal = record.compute_seal()
+        insert = super().bulk_create
+        proofs.append(records, lambda: insert(records, *args, **kwargs))
+        return records
+
     def for_phone(self, phone_number: str) -> ConsentRecordQuerySet:
         return self.filter(phone_number=phone_number)
 
@@ -354,7 +364,7 @@ class ConsentRecord(AppendOnlyModel):
         if not self._state.adding:
             super().save(*args, **kwargs)  # raises AppendOnlyError
         self.seal = self.compute_seal()
-        proofs.append(self, lambda: super(ConsentRecord, self).save(*args, **kwargs))
+        proofs.append([self], lambda: super(ConsentRecord, self).save(*args, **kwargs))
 
     @property
     def masked_phone(self) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
@@ -42,9 +42,11 @@ def _ip(record: ConsentRecord) -> str | None:
     return record._meta.get_field("ip").get_prep_value(record.ip) or None
 
 
-def row_fields(record: ConsentRecord, supersedes_digest: str | None) -> dict[str, Any]:
-    """The proof fields that the record's own row holds, as they appear in ``signed_record``."""
-    notice = record.notice
+def row_fields(
+    record: ConsentRecord, *, supersedes_digest: str | None, notice_sha256: str | None
+) -> dict[str, Any]:
+    """The proof fields that the record's own row holds, as they appear in ``signed_record``
+    (with the digests of the record it supersedes and of its notice text, from their rows)."""
     return {
         "sequence": record.sequence,
         "previous_digest": record.previous_digest or None,
@@ -56,7 +58,7 @@ def row_fields(record: ConsentRecord, supersedes_digest: str | None) -> dict[str
         "notice": {
             "version": record.notice_version,
             "language": record.language,
-            "sha256": notice.sha256 if notice else None,
+            "sha256": notice_sha256 or None,
         },
         "controller": record.controller,
         "purpose": record.purpose,
@@ -71,7 +73,11 @@ def row_fields(record: ConsentRecord, supersedes_digest: str | None) -> dict[str
 def proof_fields(record: ConsentRecord) -> dict[str, Any]:
     """What is signed: the row's fields and the proving verification as known when recording
     (provider, reference, verified time: the verification row itself may be purged later)."""
-    fields = row_fields(record, record.supersedes.digest if record.supersedes else None)
+    fields = row_fields(
+        record,
+        supersedes_digest=record.supersedes.digest if record.supersedes else None,
+        notice_sha256=record.notice.sha256 if record.notice else None,
+    )
     verification = record.verification
     fields["verification"] = (
         {
@@ -90,27 +96,32 @@ def head_message(sequence: int, head_digest: str) -> bytes:
     return canonical_json({"chain_head": {"sequence": sequence, "digest": head_digest}})
 
 
-def append(record: ConsentRecord, insert: Callable[[], None]) -> None:
-    """Sign ``record``, link it after the newest record, and ``insert`` it, in one transaction.
+def append(records: Sequence[ConsentRecord], insert: Callable[[], object]) -> None:
+    """Sign ``records`` in order, link each after the one before, and ``insert`` them (one
+    ``save`` or one ``bulk_create``), all in one transaction.
 
-    Holds the chain head's row lock from choosing the sequence number until the commit: the
-    cost is that appends are serialized (see the benchmark); the gain is one unbroken chain.
+    Holds the chain head's row lock from choosing the first sequence number until the commit:
+    the cost is that appends are serialized (see bench/consents.py); the gain is one unbroken
+    chain, whoever writes.
     """
     from .models import ConsentChainHead
 
+    if not records:
+        return
     # No savepoint of its own: a failure here fails the caller's transaction anyway.
     with transaction.atomic(savepoint=False):
         heads = ConsentChainHead.objects.select_for_update()
         # The migration makes the row; get_or_create only after a flush (tests) emptied it.
         head = heads.filter(pk=1).first() or heads.get_or_create(pk=1)[0]
-        record.sequence = head.sequence + 1
-        record.previous_digest = head.digest
-        message = canonical_json(proof_fields(record))
-        record.signed_record = message.decode("utf-8")
-        record.digest = digest(message)
-        record.key_id, record.signature = sign(message)
+        for record in records:
+            record.sequence = head.sequence + 1
+            record.previous_digest = head.digest
+            message = canonical_json(proof_fields(record))
+            record.signed_record = message.decode("utf-8")
+            record.digest = digest(message)
+            record.key_id, record.signature = sign(message)
+            head.sequence, head.digest = record.sequence, record.digest
         insert()
-        head.sequence, head.digest = record.sequence, record.digest
         head.key_id, head.signature = sign(head_message(head.sequence, head.digest))
         head.save(update_fields=["sequence", "digest", "key_id", "signature"])
 
@@ -120,12 +131,14 @@ def check_record(
     *,
     previous: tuple[int, str] | None,
     supersedes_digest: str | None,
+    notice_sha256: str | None,
 ) -> list[str]:
     """What is wrong with one record; an empty list when it is intact.
 
     ``previous`` is the (sequence, digest) of the signed record before it in the chain (None
-    for the first one); ``supersedes_digest`` the digest of the record it supersedes. A record
-    older than signatures is checked by its HMAC seal alone.
+    for the first one); ``supersedes_digest`` and ``notice_sha256`` the digests of the record
+    it supersedes and of its notice text. A record older than signatures is checked by its HMAC
+    seal alone.
     """
     problems = []
     if not record.seal_is_valid():
@@ -143,7 +156,9 @@ def check_record(
         signed = {}
     changed = [
         name
-        for name, value in row_fields(record, supersedes_digest).items()
+        for name, value in row_fields(
+            record, supersedes_digest=supersedes_digest, notice_sha256=notice_sha256
+        ).items()
         if not isinstance(signed, dict) or signed.get(name) != value
     ]
     if changed:
