@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -407,10 +408,12 @@ def test_16_concurrent_writers_leave_one_whole_chain(numbers):
             connection.close()
 
     threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    seconds = time.perf_counter() - started
     assert not errors, errors[0]
     sequences = list(ConsentRecord.objects.order_by("sequence").values_list("sequence", flat=True))
     assert sequences == list(range(1, total + 1))
@@ -418,7 +421,10 @@ def test_16_concurrent_writers_leave_one_whole_chain(numbers):
     status, output = audit()
     assert status == 0, output
     assert f"intact: {total} records verified ({total} signed and chained" in output
-    numbers(f"{writers} writers appended {total} records: chain whole, audit exit 0")
+    numbers(
+        f"{writers} writers appended {total} records in {seconds:.1f} s "
+        f"({total / seconds:.0f}/s): chain whole, audit exit 0"
+    )
 
 
 def test_the_consent_benchmark_smoke_run_reports_appends_and_audit_memory(numbers):
