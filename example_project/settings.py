@@ -121,7 +121,7 @@ SPECTACULAR_SETTINGS = {
 PHONENUMBER_DEFAULT_REGION = env("PHONENUMBER_DEFAULT_REGION", default="FR")
 # The Ed25519 key that signs consent records: base64 of its 32-byte seed. In DEBUG without one,
 # a demo key is derived from SECRET_KEY (stable across restarts, worthless as proof); with DEBUG
-# off, the system check phone_verify.E012 refuses to start without a real key.
+# off, the system check phone_verify.E017 refuses to start without a real key.
 CONSENT_KEY = env("PHONE_VERIFY_CONSENT_KEY", default="")
 if not CONSENT_KEY and DEBUG:
     demo_seed = hashlib.sha256(f"phone_verify demo consent key:{SECRET_KEY}".encode()).digest()

@@ -125,7 +125,7 @@ def _check_signing_keys() -> list[CheckMessage]:
     try:
         keys = signing_keys()
     except ImproperlyConfigured as exc:
-        return [Error(str(exc), id="phone_verify.E013")]
+        return [Error(str(exc), id="phone_verify.E017")]
     if keys or settings.DEBUG:
         return []
     return [
@@ -136,7 +136,7 @@ def _check_signing_keys() -> list[CheckMessage]:
                 'print(base64.b64encode(os.urandom(32)).decode())"` and keep it secret; '
                 "`manage.py phone_verify_keys` then prints the public key auditors need."
             ),
-            id="phone_verify.E012",
+            id="phone_verify.E017",
         )
     ]
 

@@ -353,11 +353,11 @@ def test_no_signing_key_with_debug_off_is_refused_by_the_system_check(settings):
 
     settings.DEBUG = False
     settings.PHONE_VERIFY = {**settings.PHONE_VERIFY, "CONSENT_SIGNING_KEYS": []}
-    assert "phone_verify.E012" in {error.id for error in check_settings()}
+    assert "phone_verify.E017" in {error.id for error in check_settings()}
     settings.DEBUG = True
-    assert "phone_verify.E012" not in {error.id for error in check_settings()}
+    assert "phone_verify.E017" not in {error.id for error in check_settings()}
     settings.PHONE_VERIFY = {**settings.PHONE_VERIFY, "CONSENT_SIGNING_KEYS": ["c2hvcnQ="]}
-    errors = [error for error in check_settings() if error.id == "phone_verify.E013"]
+    errors = [error for error in check_settings() if error.id == "phone_verify.E017"]
     assert errors and "CONSENT_SIGNING_KEYS'][0]" in errors[0].msg and "5 bytes" in errors[0].msg
 
 
