@@ -21,15 +21,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from django.apps import apps
 from django.db import transaction
+from django.db.models import Model
 
 from .consents import CONSENT_KEYS
 from .signing import canonical_json, digest, sign, verify
 
-if TYPE_CHECKING:
-    from .models import ConsentChainHead, ConsentRecord
+# models.py calls this module when a record is saved: records and the chain head are typed as
+# Django models here, and the head's model is looked up by name, so that this module never
+# imports models.py (no import cycle).
+ConsentRecord = Model
+ConsentChainHead = Model
 
 
 def _instant(value: dt.datetime | None) -> str | None:
@@ -104,13 +109,11 @@ def append(records: Sequence[ConsentRecord], insert: Callable[[], object]) -> No
     the cost is that appends are serialized (see bench/consents.py); the gain is one unbroken
     chain, whoever writes.
     """
-    from .models import ConsentChainHead
-
     if not records:
         return
     # No savepoint of its own: a failure here fails the caller's transaction anyway.
     with transaction.atomic(savepoint=False):
-        heads = ConsentChainHead.objects.select_for_update()
+        heads = apps.get_model("phone_verify", "ConsentChainHead").objects.select_for_update()
         # The migration makes the row; get_or_create only after a flush (tests) emptied it.
         head = heads.filter(pk=1).first() or heads.get_or_create(pk=1)[0]
         for record in records:

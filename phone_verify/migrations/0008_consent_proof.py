@@ -13,7 +13,7 @@ def create_chain_head(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('phone_verify', '0006_session_bound'),
+        ('phone_verify', '0007_send_outbox'),
     ]
 
     operations = [
