@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import base64
 import csv
+import hashlib
 import io
 import json
 import re
@@ -142,8 +143,6 @@ def test_a_receipt_verifies_offline_and_one_changed_byte_fails(api, outbox, tmp_
     canonical = json.dumps(
         entry["record"], sort_keys=True, separators=(",", ":"), ensure_ascii=False
     ).encode()
-    import hashlib
-
     entry["digest"] = hashlib.sha256(canonical).hexdigest()
     failed = run_verifier(script, json.dumps(forged))
     assert failed.returncode == 1 and "signature invalid" in failed.stderr
