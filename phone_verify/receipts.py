@@ -1,6 +1,6 @@
 """Consent receipts: a person's signed records, checkable offline with the public keys alone.
 
-Format ``phone_verify.consent-receipt/1`` (documented in the README, stable)::
+Format ``phone_verify.consent-receipt/1`` (documented in docs/consent.md, stable)::
 
     {"format": "phone_verify.consent-receipt/1",
      "records": [{"record": {...}, "digest": "<sha256 hex>", "key_id": "...",

@@ -57,10 +57,10 @@ def receipt_of(phone: str) -> str:
     return out.getvalue()
 
 
-def readme_receipt_verifier(tmp_path: Path) -> Path:
-    """The README's offline verification recipe, as a file."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("### Verifying a receipt offline", 1)[1]
+def documented_receipt_verifier(tmp_path: Path) -> Path:
+    """The documented offline verification recipe (docs/consent.md), as a file."""
+    page = (ROOT / "docs" / "consent.md").read_text()
+    section = page.split("## Verifying a receipt offline", 1)[1]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     script = tmp_path / "verify_receipt.py"
     script.write_text(code)
@@ -95,8 +95,8 @@ def some_records() -> list[ConsentRecord]:
 # --- 1. receipts verify offline -----------------------------------------------------------
 
 
-def test_the_readme_verifier_imports_only_json_base64_and_cryptography(tmp_path):
-    tree = ast.parse(readme_receipt_verifier(tmp_path).read_text())
+def test_the_documented_verifier_imports_only_json_base64_and_cryptography(tmp_path):
+    tree = ast.parse(documented_receipt_verifier(tmp_path).read_text())
     modules = {
         (node.module if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
         for node in ast.walk(tree)
@@ -124,7 +124,7 @@ def test_a_receipt_verifies_offline_and_one_changed_byte_fails(api, outbox, tmp_
     assert record["recorded_at"].endswith("+00:00")
     assert parsed["records"][1]["record"]["supersedes"] == parsed["records"][0]["digest"]
 
-    script = readme_receipt_verifier(tmp_path)
+    script = documented_receipt_verifier(tmp_path)
     verified = run_verifier(script, receipt)
     assert verified.returncode == 0, verified.stderr
     assert "OK: 2 record(s)" in verified.stdout
