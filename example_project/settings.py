@@ -2,6 +2,8 @@
 every variable is optional: with none set, it runs on SQLite with the console provider and
 Celery tasks run eagerly in-process."""
 
+import base64
+import hashlib
 from pathlib import Path
 
 import environ
@@ -123,7 +125,16 @@ SPECTACULAR_SETTINGS = {
 # --- phone_verify ---------------------------------------------------------------------------
 # django-phonenumber-field: the country the signup form's phone field starts on.
 PHONENUMBER_DEFAULT_REGION = env("PHONENUMBER_DEFAULT_REGION", default="FR")
+# The Ed25519 key that signs consent records: base64 of its 32-byte seed. In DEBUG without one,
+# a demo key is derived from SECRET_KEY (stable across restarts, worthless as proof); with DEBUG
+# off, the system check phone_verify.E017 refuses to start without a real key.
+CONSENT_KEY = env("PHONE_VERIFY_CONSENT_KEY", default="")
+if not CONSENT_KEY and DEBUG:
+    demo_seed = hashlib.sha256(f"phone_verify demo consent key:{SECRET_KEY}".encode()).digest()
+    CONSENT_KEY = base64.b64encode(demo_seed).decode()
+
 PHONE_VERIFY = {
+    "CONSENT_SIGNING_KEYS": [CONSENT_KEY] if CONSENT_KEY else [],
     "PROVIDER": env("PHONE_VERIFY_PROVIDER", default="console"),
     "PUBLIC_URL": env("PHONE_VERIFY_PUBLIC_URL", default="http://localhost:8000"),
     "WEBHOOK_SECRETS": env.list("PHONE_VERIFY_WEBHOOK_SECRET", default=[]),

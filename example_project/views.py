@@ -3,10 +3,12 @@
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 
 from phone_verify import services
 from phone_verify.models import ConsentRecord, Verification
+from phone_verify.receipts import receipt_json
 
 from .forms import SignupForm, WithdrawForm
 
@@ -24,14 +26,16 @@ def signup(request):
     return render(request, "signup.html", {"form": form})
 
 
+def _verified_phone(user):
+    verification = (
+        Verification.objects.filter(user=user, status="verified").order_by("-verified_at").first()
+    )
+    return verification.phone_number if verification else None
+
+
 @login_required
 def consents(request):
-    verification = (
-        Verification.objects.filter(user=request.user, status="verified")
-        .order_by("-verified_at")
-        .first()
-    )
-    phone = verification.phone_number if verification else None
+    phone = _verified_phone(request.user)
     current = services.current_consent(phone) if phone else None
     labels = {f.name: f.verbose_name for f in ConsentRecord._meta.fields}
     form = WithdrawForm(
@@ -52,3 +56,15 @@ def consents(request):
         "consents.html",
         {"phone": phone, "current": current, "form": form, "history": history, "labels": labels},
     )
+
+
+@login_required
+def consent_receipt(request):
+    """The signed receipt of the user's consent records: the file ``phone_verify_receipt``
+    writes, to keep or hand to anyone who wants to check it."""
+    phone = _verified_phone(request.user)
+    if phone is None:
+        raise Http404
+    response = HttpResponse(receipt_json(phone), content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="consent-receipt.json"'
+    return response

@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import funnel, outbox, pumping, services
 from .admin_filters import filter_records
+from .audit import verdict, with_chain_context
 from .clients import client_ip
 from .consents import CHANNEL_LABELS, CHANNELS, CONSENT_KEYS, CONTACTS, consent_key
 from .exceptions import InvalidPhoneNumber
@@ -34,6 +35,7 @@ from .models import (
     ConsentRecord,
     DeliveryEvent,
     IdentityPrefill,
+    NoticeText,
     PausedPrefix,
     Verification,
 )
@@ -245,6 +247,7 @@ class ConsentRecordAdmin(ReviewAdmin):
         "notice_version",
         "created_at",
         "current",
+        "intact",
     ]
     list_filter = [
         ChannelFilter,
@@ -276,12 +279,26 @@ class ConsentRecordAdmin(ReviewAdmin):
                     "user_agent",
                     "notice_version",
                     "language",
+                    "notice_shown",
                     "controller",
                     "purpose",
                     "recorded_by",
                     "supersedes",
+                ]
+            },
+        ),
+        (
+            _("Signature and chain"),
+            {
+                "fields": [
+                    "intact",
+                    "audit_verdict",
+                    "sequence",
+                    "digest",
+                    "previous_digest",
+                    "key_id",
+                    "signature",
                     "seal",
-                    "seal_ok",
                 ]
             },
         ),
@@ -292,7 +309,7 @@ class ConsentRecordAdmin(ReviewAdmin):
     inlines = [ConsentEchoInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return with_currency(super().get_queryset(request))
+        return with_chain_context(with_currency(super().get_queryset(request)))
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
@@ -364,9 +381,28 @@ class ConsentRecordAdmin(ReviewAdmin):
     def verified_at(self, obj: ConsentRecord) -> Any:
         return obj.verification.verified_at if obj.verification else None
 
-    @admin.display(description=_("seal intact"), boolean=True)
-    def seal_ok(self, obj: ConsentRecord) -> bool:
-        return obj.seal_is_valid()
+    @admin.display(description=_("notice text shown"))
+    def notice_shown(self, obj: ConsentRecord) -> str:
+        if obj.notice_id is None:
+            return "-"
+        notice = NoticeText.objects.get(pk=obj.notice_id)
+        return format_html(
+            '<blockquote style="white-space:pre-wrap">{}</blockquote><small>SHA-256 {}</small>',
+            notice.text,
+            notice.sha256,
+        )
+
+    @admin.display(description=_("proof intact"), boolean=True)
+    def intact(self, obj: ConsentRecord) -> bool:
+        return not verdict(obj)
+
+    @admin.display(description=_("audit"))
+    def audit_verdict(self, obj: ConsentRecord) -> str:
+        """The lines ``phone_verify_audit`` prints for this record."""
+        problems = verdict(obj)
+        if not problems:
+            return str(_("signature, chain link and seal verified"))
+        return "; ".join(problems)
 
     @admin.display(description=_("records, oldest first"))
     def history(self, obj: ConsentRecord) -> str:

@@ -96,6 +96,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     errors += _check_abuse_settings()
     errors += _check_counter_cache()
     errors += _check_pumping_guard()
+    errors += _check_signing_keys()
     if not any(message.is_serious() for message in errors):  # once the values are well-formed
         errors += _check_standards()
     return errors
@@ -119,6 +120,28 @@ def _check_distribution() -> list[CheckMessage]:
             id="phone_verify.E010",
         )
         for name in _other_distributions()
+    ]
+
+
+def _check_signing_keys() -> list[CheckMessage]:
+    from .signing import SETTING, signing_keys
+
+    try:
+        keys = signing_keys()
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), id="phone_verify.E017")]
+    if keys or settings.DEBUG:
+        return []
+    return [
+        Error(
+            f"{SETTING} is empty and DEBUG is off: consent records could not be signed.",
+            hint=(
+                'Generate a key with `python -c "import base64, os; '
+                'print(base64.b64encode(os.urandom(32)).decode())"` and keep it secret; '
+                "`manage.py phone_verify_keys` then prints the public key auditors need."
+            ),
+            id="phone_verify.E017",
+        )
     ]
 
 

@@ -85,6 +85,12 @@ DEFAULTS: dict[str, Any] = {
     "WEBOTP_DOMAIN": "",
     # Version and language of the consent notice shown to users, kept in each consent record.
     "NOTICE_VERSION": "1",
+    # The notice text per language code ({"en": "...", "fr": "..."}), shown above the consent
+    # boxes and stored (with its SHA-256) for every record; the app's own text when absent.
+    "NOTICE_TEXTS": {},
+    # Ed25519 private keys (base64 of the 32-byte seed) that sign consent records: the first
+    # signs, all verify (rotation without re-signing). See signing.py.
+    "CONSENT_SIGNING_KEYS": [],
     # Data controller and purpose written into each consent record.
     "CONTROLLER": "",
     "CONSENT_PURPOSE": "marketing communications",
@@ -153,6 +159,8 @@ class AppSettings:
     PREFILL_RETENTION: int
     WEBOTP_DOMAIN: str
     NOTICE_VERSION: str
+    NOTICE_TEXTS: Mapping[str, str]
+    CONSENT_SIGNING_KEYS: list[str]
     CONTROLLER: str
     CONSENT_PURPOSE: str
 

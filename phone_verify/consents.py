@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
+from .conf import app_settings
 from .exceptions import InvalidConsents
 
 CHANNELS: tuple[str, ...] = ("sms", "email", "phone", "post")
@@ -65,3 +67,21 @@ def without(flags: Mapping[str, bool], withdrawn: Iterable[str] | None) -> dict[
             code="unknown_consent_key",
         )
     return {key: bool(flags.get(key)) and key not in withdrawn for key in CONSENT_KEYS}
+
+
+DEFAULT_NOTICE = _(
+    "We contact you only through the channels you tick, for the purpose stated on this page. "
+    "You can withdraw your consent at any time from your account."
+)
+
+
+def notice_text(language: str | None = None) -> str:
+    """The consent notice shown in ``language`` (the active one when None): the project's
+    ``NOTICE_TEXTS`` entry for it (or for its base language), else the app's own text."""
+    language = language if language is not None else (translation.get_language() or "")
+    texts = app_settings.NOTICE_TEXTS or {}
+    text = texts.get(language) or texts.get(language.split("-")[0])
+    if text:
+        return str(text)
+    with translation.override(language or None):
+        return str(DEFAULT_NOTICE)

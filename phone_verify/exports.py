@@ -37,8 +37,38 @@ COLUMNS = [
     "verified_at",
     "supersedes_id",
     "seal",
+    "sequence",
+    "digest",
+    "key_id",
+    "signature",
 ]
 CHUNK = 2000  # rows fetched per round trip: memory stays flat
+
+# What makes a spreadsheet read a cell as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Cells whose text came from outside (a browser, a provider, settings, staff): made safe. The
+# others are ours (ids, flags, times, digests, base64 signatures) or validated (the phone
+# number, E.164, starts with "+": left as it is, so the column stays a phone number).
+FREE_TEXT_COLUMNS = frozenset(
+    {
+        "method",
+        "notice_version",
+        "language",
+        "controller",
+        "purpose",
+        "user_agent",
+        "recorded_by",
+        "provider",
+        "provider_reference",
+    }
+)
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula, with a leading ``'`` (shown as text)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def with_currency(queryset: QuerySet[ConsentRecord]) -> QuerySet[ConsentRecord]:
@@ -52,35 +82,51 @@ def with_currency(queryset: QuerySet[ConsentRecord]) -> QuerySet[ConsentRecord]:
 
 
 def consent_rows(queryset: QuerySet[ConsentRecord]) -> Iterator[list[Any]]:
-    """The header, then one row per record, fetched ``CHUNK`` at a time."""
+    """The header, then one row per record, fetched ``CHUNK`` at a time; free-text cells made
+    spreadsheet-safe."""
     yield COLUMNS
-    records = with_currency(queryset).select_related("verification").order_by("created_at", "id")
+    records = (
+        with_currency(queryset)
+        .select_related("verification")
+        .defer("signed_record")
+        .order_by("created_at", "id")
+    )
     for record in records.iterator(chunk_size=CHUNK):
-        verification = record.verification
+        row = _row(record)
         yield [
-            record.pk,
-            record.phone_number,
-            record.action,
-            int(record.is_current),
-            *(int(getattr(record, key)) for key in CONSENT_KEYS),
-            record.created_at.isoformat(),
-            record.method,
-            record.notice_version,
-            record.language,
-            record.controller,
-            record.purpose,
-            record.ip or "",
-            record.user_agent,
-            record.recorded_by,
-            record.verification_id or "",
-            verification.provider if verification else "",
-            verification.provider_reference if verification else "",
-            verification.verified_at.isoformat()
-            if verification and verification.verified_at
-            else "",
-            record.supersedes_id or "",
-            record.seal,
+            spreadsheet_safe(value) if column in FREE_TEXT_COLUMNS else value
+            for column, value in zip(COLUMNS, row, strict=True)
         ]
+
+
+def _row(record: ConsentRecord) -> list[Any]:
+    verification = record.verification
+    return [
+        record.pk,
+        record.phone_number,
+        record.action,
+        int(record.is_current),
+        *(int(getattr(record, key)) for key in CONSENT_KEYS),
+        record.created_at.isoformat(),
+        record.method,
+        record.notice_version,
+        record.language,
+        record.controller,
+        record.purpose,
+        record.ip or "",
+        record.user_agent,
+        record.recorded_by,
+        record.verification_id or "",
+        verification.provider if verification else "",
+        verification.provider_reference if verification else "",
+        verification.verified_at.isoformat() if verification and verification.verified_at else "",
+        record.supersedes_id or "",
+        record.seal,
+        record.sequence or "",
+        record.digest,
+        record.key_id,
+        record.signature,
+    ]
 
 
 class _Echo:

@@ -28,6 +28,7 @@ from django import forms
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone, translation
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import SplitPhoneNumberField
 from phonenumber_field.phonenumber import PhoneNumber
@@ -43,6 +44,7 @@ from .consents import (
     CONTACTS,
     clean_consents,
     consent_key,
+    notice_text,
 )
 from .exceptions import InvalidConsents, InvalidPhoneNumber, PhoneVerifyError, VerificationClosed
 from .models import ConsentRecord, Verification
@@ -222,6 +224,9 @@ class ConsentField(forms.Field):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("required", False)
         kwargs.setdefault("label", _("How may we contact you?"))
+        # The notice in the language of the request it is rendered for: the text each consent
+        # record stores as what its person read.
+        kwargs.setdefault("help_text", lazy(notice_text, str)())
         super().__init__(**kwargs)
 
     def to_python(self, value: Any) -> dict[str, bool]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import uuid
 from typing import Any
@@ -10,9 +11,10 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext_lazy as _
 
+from . import proofs
+from .codes import keyed_hash, keyed_hash_matches
 from .conf import app_settings
 from .consents import CONSENT_KEYS, granted
 from .phones import mask_phone
@@ -182,7 +184,75 @@ class AppendOnlyModel(models.Model):
         raise AppendOnlyError(f"{type(self).__name__} rows are never deleted.")
 
 
+class NoticeText(AppendOnlyModel):
+    """The exact text of a consent notice as shown to people, in one version and language.
+
+    Each consent record points to the text its person read; ``sha256`` (of the UTF-8 text) goes
+    into the record's signed proof, so the proof says what was read, not only a version label.
+    A text edited without a new version label is a new row (another digest), never an update.
+    """
+
+    version = models.CharField(_("notice version"), max_length=32)
+    language = models.CharField(_("language"), max_length=16)
+    text = models.TextField(_("text"))
+    sha256 = models.CharField(_("SHA-256 of the text"), max_length=64)
+    created_at = models.DateTimeField(_("first shown"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("notice text")
+        verbose_name_plural = _("notice texts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "language", "sha256"], name="pv_notice_text_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version} ({self.language}) {self.sha256[:12]}"
+
+    @classmethod
+    def shown(cls, version: str, language: str, text: str) -> NoticeText:
+        """The row for this text, added the first time it is shown."""
+        sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        notice, _created = cls.objects.get_or_create(
+            version=version, language=language, sha256=sha256, defaults={"text": text}
+        )
+        return notice
+
+    def text_is_intact(self) -> bool:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest() == self.sha256
+
+
+class ConsentChainHead(models.Model):
+    """The newest link of the consent chain (one row): its sequence number and digest, signed.
+
+    Appends lock this row, so they form one line however many writers there are; the audit
+    compares the chain's last record with it, so deleting the newest records is seen too.
+    """
+
+    sequence = models.PositiveBigIntegerField(default=0)
+    digest = models.CharField(max_length=64, blank=True)
+    key_id = models.CharField(max_length=32, blank=True)
+    signature = models.CharField(max_length=128, blank=True)
+
+    class Meta:
+        verbose_name = _("consent chain head")
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.digest[:12]}"
+
+
 class ConsentRecordQuerySet(AppendOnlyQuerySet):
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[ConsentRecord]:
+        """Insert many records at once, sealed, signed and chained in their order, as ``save``
+        does one: no way into the table skips the proof."""
+        records = list(objs)
+        for record in records:
+            record.seal = record.compute_seal()
+        insert = super().bulk_create
+        proofs.append(records, lambda: insert(records, *args, **kwargs))
+        return records
+
     def for_phone(self, phone_number: str) -> ConsentRecordQuerySet:
         return self.filter(phone_number=phone_number)
 
@@ -206,9 +276,10 @@ class ConsentRecord(AppendOnlyModel):
     """What a person agreed to for which contacts and channels, and the proof of it.
 
     Append-only: saving an existing record or deleting one raises ``AppendOnlyError``. A change
-    of mind is a new record that ``supersedes`` the previous one. Each record carries a ``seal``
-    (HMAC over its content, keyed by SECRET_KEY) so that an edit made behind the app's back, in
-    the database, is detectable with ``seal_is_valid()``.
+    of mind is a new record that ``supersedes`` the previous one. Each new record is signed with
+    Ed25519 and chained to the one before it (see ``proofs``): ``signed_record`` holds the exact
+    bytes signed, which is what a receipt hands out. Records made before signatures existed carry
+    only the ``seal`` (HMAC keyed by SECRET_KEY), which new records keep too.
     """
 
     class Action(models.TextChoices):
@@ -250,6 +321,23 @@ class ConsentRecord(AppendOnlyModel):
         _("recorded by"), max_length=150, blank=True, help_text=_("Staff user, for withdrawals.")
     )
     seal = models.CharField(_("seal"), max_length=64, editable=False)
+    notice = models.ForeignKey(
+        NoticeText,
+        verbose_name=_("notice text"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="records",
+    )
+    # The chain and the signature (empty on records older than signatures).
+    sequence = models.PositiveBigIntegerField(
+        _("position in the chain"), null=True, blank=True, unique=True, editable=False
+    )
+    previous_digest = models.CharField(max_length=64, blank=True, editable=False)
+    digest = models.CharField(_("digest"), max_length=64, blank=True, editable=False)
+    key_id = models.CharField(_("signing key"), max_length=32, blank=True, editable=False)
+    signature = models.CharField(_("signature"), max_length=128, blank=True, editable=False)
+    signed_record = models.TextField(_("signed record"), blank=True, editable=False)
 
     sms = models.BooleanField(_("SMS"), default=False)
     email = models.BooleanField(_("email"), default=False)
@@ -284,9 +372,10 @@ class ConsentRecord(AppendOnlyModel):
         return f"{self.masked_phone} {self.action} {self.created_at:%Y-%m-%d %H:%M}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        if self._state.adding:
-            self.seal = self.compute_seal()
-        super().save(*args, **kwargs)
+        if not self._state.adding:
+            super().save(*args, **kwargs)  # raises AppendOnlyError
+        self.seal = self.compute_seal()
+        proofs.append([self], lambda: super(ConsentRecord, self).save(*args, **kwargs))
 
     @property
     def masked_phone(self) -> str:
@@ -300,7 +389,7 @@ class ConsentRecord(AppendOnlyModel):
     def granted(self) -> list[str]:
         return granted(self.flags)
 
-    def compute_seal(self) -> str:
+    def _seal_content(self) -> str:
         content = {
             "phone_number": self.phone_number,
             "action": self.action,
@@ -317,11 +406,18 @@ class ConsentRecord(AppendOnlyModel):
             "purpose": self.purpose,
             "recorded_by": self.recorded_by,
         }
-        message = json.dumps(content, sort_keys=True, separators=(",", ":"))
-        return salted_hmac("phone_verify.consent.v1", message, algorithm="sha256").hexdigest()
+        return json.dumps(content, sort_keys=True, separators=(",", ":"))
+
+    def compute_seal(self, secret: str | None = None) -> str:
+        """The HMAC seal under ``secret`` (SECRET_KEY when None)."""
+        return keyed_hash(_SEAL_SALT, self._seal_content(), secret)
 
     def seal_is_valid(self) -> bool:
-        return constant_time_compare(self.seal, self.compute_seal())
+        """Whether the seal matches, under SECRET_KEY or one of SECRET_KEY_FALLBACKS."""
+        return keyed_hash_matches(_SEAL_SALT, self._seal_content(), self.seal)
+
+
+_SEAL_SALT = "phone_verify.consent.v1"
 
 
 class ConsentEcho(AppendOnlyModel):

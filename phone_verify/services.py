@@ -20,7 +20,7 @@ from django.utils import timezone, translation
 from . import jobs, limits, outbox, pumping, signals
 from .codes import code_matches, generate_code, hash_code
 from .conf import app_settings
-from .consents import clean_consents, without
+from .consents import clean_consents, notice_text, without
 from .exceptions import (
     InvalidCodeFormat,
     ProviderError,
@@ -29,7 +29,7 @@ from .exceptions import (
     VerificationClosed,
     VerificationNotFound,
 )
-from .models import ConsentEcho, ConsentRecord, DeliveryEvent, Verification
+from .models import ConsentEcho, ConsentRecord, DeliveryEvent, NoticeText, Verification
 from .phones import PhoneLike, country_bucket, parse_phone, phone_text
 from .providers.base import OutgoingCode
 from .providers.registry import get_provider, providers_in_use
@@ -382,7 +382,10 @@ def record_consent(
     supersedes: ConsentRecord | None = None,
     created_at: dt.datetime | None = None,
 ) -> ConsentRecord:
-    """Append a consent record: the flags, and the proof of how and when they were collected."""
+    """Append a consent record: the flags, and the proof of how and when they were collected
+    (signed and chained: see ``proofs``), with the notice text the person was shown."""
+    language = translation.get_language() or ""
+    notice = NoticeText.shown(app_settings.NOTICE_VERSION, language, notice_text(language))
     record = ConsentRecord(
         phone_number=phone_text(phone_number),
         action=action,
@@ -392,8 +395,9 @@ def record_consent(
         ip=ip,
         user_agent=user_agent[:512],
         method=method,
-        notice_version=app_settings.NOTICE_VERSION,
-        language=translation.get_language() or "",
+        notice_version=notice.version,
+        language=notice.language,
+        notice=notice,
         controller=app_settings.CONTROLLER,
         purpose=app_settings.CONSENT_PURPOSE,
         recorded_by=recorded_by,

@@ -11,6 +11,7 @@ import sys
 
 import pytest
 from django.core.cache.backends.base import BaseCache
+from django.conf import settings
 from django.core.checks import run_checks
 from django.test import Client, override_settings
 
@@ -24,6 +25,12 @@ PHONE = "+33612345678"
 # --- system checks ----------------------------------------------------------------------------
 
 
+def with_signing_key(**phone_verify) -> dict:
+    """``PHONE_VERIFY`` with these keys and the test settings' consent-signing key (with DEBUG
+    off a missing key is an error of its own, phone_verify.E017)."""
+    return {"CONSENT_SIGNING_KEYS": settings.PHONE_VERIFY["CONSENT_SIGNING_KEYS"], **phone_verify}
+
+
 def cache_messages(backend: str, *, debug: bool = False, **phone_verify) -> list[tuple]:
     caches = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
@@ -32,7 +39,9 @@ def cache_messages(backend: str, *, debug: bool = False, **phone_verify) -> list
     with override_settings(
         CACHES=caches,
         DEBUG=debug,
-        PHONE_VERIFY={"RATE_LIMIT_CACHE": "limits", "ALLOW_CONSOLE_PROVIDER": True, **phone_verify},
+        PHONE_VERIFY=with_signing_key(
+            RATE_LIMIT_CACHE="limits", ALLOW_CONSOLE_PROVIDER=True, **phone_verify
+        ),
     ):
         return [
             (m.id, m.level, m.msg, m.hint)

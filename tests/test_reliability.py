@@ -8,6 +8,7 @@ definite, with a reason; the API never answers 500. The numbers are printed unde
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections import Counter
@@ -70,6 +71,10 @@ class Stack:
             "FORTYTWO_TOKEN": TOKEN,
             "PHONE_VERIFY_WEBHOOK_SECRET": SECRET,
             "PHONE_VERIFY_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            # DEBUG off: a real consent-signing key, as a deployment must have (phone_verify.E017).
+            "PHONE_VERIFY_CONSENT_KEY": base64.b64encode(
+                b"reliability-tests-signing-key-32"
+            ).decode(),
         }
         self.port = port
         self.server: Process | None = None

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('phone_verify', '0007_send_outbox'),
+        ('phone_verify', '0008_consent_proof'),
     ]
 
     operations = [
