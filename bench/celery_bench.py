@@ -9,7 +9,7 @@ to the fake Fortytwo answering after LATENCY seconds, against the two bounds on 
     python bench/celery_bench.py [N] [--pool threads|prefork] [--concurrency 16] [--latency 0.15]
 
 Prints one JSON line: sends per second, both bounds, the ratio to the lower one, the most
-database connections the worker held at once, SMS texted.
+database connections the worker held at once and how many it opened, SMS texted.
 """
 
 from __future__ import annotations
@@ -125,6 +125,7 @@ def main() -> None:
                 "ratio": throughput / min(latency_bound, cpu_bound),
                 "bound_by": "latency" if latency_bound <= cpu_bound else "CPU",
                 "max_database_connections": connections.most,
+                "database_sessions_opened": connections.opened,
                 "sms_texted": fake.sms_sent,
             }
         )
@@ -139,10 +140,18 @@ class ConnectionCount:
         import psycopg
 
         self.most = 0
+        self.opened = 0
         self._done = threading.Event()
         self._conn = psycopg.connect(f"{PG}/postgres", autocommit=True)
+        self._sessions_before = self._sessions()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
+
+    def _sessions(self) -> int:
+        """Sessions ever opened on the database (PostgreSQL 14+)."""
+        return self._conn.execute(
+            "SELECT sessions FROM pg_stat_database WHERE datname = %s", [DB]
+        ).fetchone()[0]
 
     def _sample(self) -> None:
         while not self._done.wait(0.05):
@@ -154,6 +163,8 @@ class ConnectionCount:
     def stop(self) -> None:
         self._done.set()
         self._thread.join()
+        self._conn.execute("SELECT pg_stat_clear_snapshot()")
+        self.opened = self._sessions() - self._sessions_before
         self._conn.close()
 
 
