@@ -456,13 +456,12 @@ def report(results: list[Result]) -> None:
             f"| {r.stats.get('code arrival', {}).get('p50', 0):.0f} | {r.errors} "
             f"| {r.machine_busy:.0%} |"
         )
-    print("\n| scenario | CPU ms per flow: " + ", ".join(results[0].cpu_per_flow_ms) + " |")
+    groups = ["server", "worker", "fake provider", "locust"]
+    print("\n| scenario | CPU ms per flow: " + " | ".join(groups) + " |")
+    print("|---|" + "---|" * len(groups))
     for r in results:
-        print(
-            f"| {r.scenario.label()} | "
-            + ", ".join(f"{v:.1f}" for v in r.cpu_per_flow_ms.values())
-            + " |"
-        )
+        cells = [f"{r.cpu_per_flow_ms[g]:.1f}" if g in r.cpu_per_flow_ms else "-" for g in groups]
+        print(f"| {r.scenario.label()} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""The benchmark, in one command (run by hand, on a quiet machine; not in CI):
+"""The benchmark, in one command (run by hand, on a quiet machine; CI runs ``--quick``):
 
     python3 dev.py test --co -q >/dev/null   # once: makes .venv (or python3 dev.py demo)
+    .venv/bin/pip install -e ".[bench]"      # once: locust and gunicorn
     .venv/bin/python bench/run.py [--rounds 5] [--quick]
 
 It makes ``bench/.venv-dpv`` with django-phone-verify from PyPI on first use (its import name
@@ -9,7 +10,9 @@ is ``phone_verify`` too, so it runs in its own processes), then, in three storag
 in memory, SQLite file, PostgreSQL at ``BENCH_PG``), alternates ours / django-phone-verify /
 ceiling runs (A B C A B C ...), each in a fresh process and a fresh database, and reports the
 median of the per-round ratios. Then the memory of one process after 1,000 and 10,000 flows,
-and Celery against its latency-bound limit. Prints Markdown tables for BENCHMARKS.md.
+a Celery worker against its latency and CPU bounds, and last the deployed benchmark
+(``deployed.py``: real server, broker, worker and a provider with latency, under locust).
+Prints Markdown tables for BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -77,10 +80,16 @@ def database(mode: str, variant: str, workdir: Path) -> dict:
     }
 
 
-def run_flows(variant: str, mode: str, count: int, workdir: Path, checkpoint: int = 0) -> dict:
+def run_flows(
+    variant: str, mode: str, count: int, workdir: Path, checkpoint: int = 0, warm_up: int = 200
+) -> dict:
     out = workdir / f"{variant}-{mode}.json"
     python = DPV_PYTHON if variant == "dpv" else OURS_PYTHON
-    env = {**os.environ, "BENCH_DATABASE": json.dumps(database(mode, variant, workdir))}
+    env = {
+        **os.environ,
+        "BENCH_DATABASE": json.dumps(database(mode, variant, workdir)),
+        "BENCH_WARM_UP": str(warm_up),
+    }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     subprocess.run(
         [str(python), "flows.py", variant, str(count), str(out), str(checkpoint)],
@@ -101,15 +110,16 @@ def main() -> None:
         args.rounds = 1
     ensure_dpv()
     counts = {"memory": 2000, "file": 500, "postgres": 1000}
-    if args.quick:
-        counts = {mode: 100 for mode in counts}
+    warm_up = 200
+    if args.quick:  # every part runs, briefly: a smoke pass, no figure to read
+        counts, warm_up = {mode: 50 for mode in counts}, 20
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         for mode, count in counts.items():
             rounds = []
             for _ in range(args.rounds):
-                rounds.append({v: run_flows(v, mode, count, workdir) for v in VARIANTS})
+                rounds.append({v: run_flows(v, mode, count, workdir, 0, warm_up) for v in VARIANTS})
                 r = rounds[-1]
                 print(
                     f"{mode}: ours {r['ours']['flows_per_second']:.0f}/s, django-phone-verify "
@@ -118,10 +128,10 @@ def main() -> None:
                     flush=True,
                 )
             rows.append((mode, count, rounds))
-        memory_flows = 1000 if args.quick else 10_000
+        memory_flows = 500 if args.quick else 10_000
         # On a SQLite file: in memory, the database's own rows would count as the process's.
-        memory = run_flows("ours", "file", memory_flows, workdir, checkpoint=memory_flows // 10)
-    sends = "50" if args.quick else "600"
+        memory = run_flows("ours", "file", memory_flows, workdir, memory_flows // 10, warm_up)
+    sends = "30" if args.quick else "600"
     celery = [  # the README's pool for I/O-bound sends, and prefork (time limits) beside it
         json.loads(
             subprocess.run(
@@ -136,6 +146,11 @@ def main() -> None:
         for pool in (["--pool=threads", "--concurrency=16"], ["--pool=prefork", "--concurrency=8"])
     ]
     report(rows, memory, celery, args.rounds)
+    print("\n## Deployed (bench/deployed.py)\n", flush=True)
+    subprocess.run(
+        [str(OURS_PYTHON), str(HERE / "deployed.py"), *(["--quick"] if args.quick else [])],
+        check=True,
+    )
 
 
 def median(rounds: list[dict], key) -> float:  # noqa: ANN001
