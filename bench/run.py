@@ -105,6 +105,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="fewer flows, for a smoke run")
+    parser.add_argument("--no-deployed", action="store_true", help="skip bench/deployed.py")
     args = parser.parse_args()
     if args.quick:
         args.rounds = 1
@@ -146,6 +147,8 @@ def main() -> None:
         for pool in (["--pool=threads", "--concurrency=16"], ["--pool=prefork", "--concurrency=8"])
     ]
     report(rows, memory, celery, args.rounds)
+    if args.no_deployed:
+        return
     print("\n## Deployed (bench/deployed.py)\n", flush=True)
     subprocess.run(
         [str(OURS_PYTHON), str(HERE / "deployed.py"), *(["--quick"] if args.quick else [])],
