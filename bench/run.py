@@ -133,7 +133,7 @@ def main() -> None:
         # On a SQLite file: in memory, the database's own rows would count as the process's.
         memory = run_flows("ours", "file", memory_flows, workdir, memory_flows // 10, warm_up)
     sends = "30" if args.quick else "600"
-    celery = [  # the README's pool for I/O-bound sends, and prefork (time limits) beside it
+    celery = [  # docs/celery.md's pool for I/O-bound sends, and prefork (time limits) beside it
         json.loads(
             subprocess.run(
                 [str(OURS_PYTHON), str(HERE / "celery_bench.py"), sends, *pool],
