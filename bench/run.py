@@ -2,7 +2,7 @@
 """The benchmark, in one command (run by hand, on a quiet machine; CI runs ``--quick``):
 
     python3 dev.py test --co -q >/dev/null   # once: makes .venv (or python3 dev.py demo)
-    .venv/bin/pip install -e ".[bench]"      # once: locust and gunicorn
+    .venv/bin/pip install -e ".[bench]"      # once: locust
     .venv/bin/python bench/run.py [--rounds 5] [--quick]
 
 It makes ``bench/.venv-dpv`` with django-phone-verify from PyPI on first use (its import name
