@@ -50,7 +50,9 @@ class BenchFake:
                 self.arrived.wait_for(lambda: phone in self.texted, timeout=30)
                 code = self.texted.get(phone)
             return (200, {"code": code}) if code else (404, {"code": None})
-        if request.path == "/v1/messaging" and self._authentic(request):  # type: ignore[attr-defined]
+        # Authenticated once only: the fake keeps TSA nonces, a second look would be a replay.
+        messaging = request.path == "/v1/messaging"
+        if messaging and self._authentication_error(request) is None:  # type: ignore[attr-defined]
             form = dict(parse_qsl(request.body.decode()))
             digits = re.search(r"\d{4,}", form.get("message", ""))
             _answer.texted[form.get("phone_number", "")] = digits.group(0) if digits else ""
@@ -95,8 +97,8 @@ class BenchFortytwo(BenchFake, FakeFortytwo):
             _answer.texted[str(body["phone_number"])] = self.codes[body["client_ref"]].code
         return answer
 
-    def _authentic(self, request: FakeRequest) -> bool:
-        return False  # Fortytwo has no plain messaging API here
+    def _authentication_error(self, request: FakeRequest) -> tuple[int, str] | None:
+        return 0, "Fortytwo has no plain messaging API here"
 
 
 def main() -> None:
