@@ -10,8 +10,8 @@ import subprocess
 import sys
 
 import pytest
-from django.core.cache.backends.base import BaseCache
 from django.conf import settings
+from django.core.cache.backends.base import BaseCache
 from django.core.checks import run_checks
 from django.test import Client, override_settings
 
