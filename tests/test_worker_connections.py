@@ -9,6 +9,7 @@ sessions PostgreSQL opened on the test database while it did are counted.
 
 from __future__ import annotations
 
+import base64
 import time
 
 import pytest
@@ -70,6 +71,10 @@ def test_a_worker_keeps_database_connections_as_conn_max_age_says(
             "FORTYTWO_TOKEN": "TOKEN",
             "PHONE_VERIFY_WEBHOOK_SECRET": "worker-connections-secret-012345",
             "CONN_MAX_AGE": conn_max_age,
+            # DEBUG off: a real consent-signing key, as a deployment must have (phone_verify.E017).
+            "PHONE_VERIFY_CONSENT_KEY": base64.b64encode(
+                b"worker-connection-tests-key-0032"
+            ).decode(),
         }
         worker = start_worker(env, concurrency=THREADS, pool_name="threads")
         try:
