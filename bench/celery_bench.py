@@ -71,6 +71,7 @@ def main() -> None:
                 "FORTYTWO_TOKEN": "BENCH",
                 "PHONE_VERIFY_WEBHOOK_SECRET": "bench-callback-secret-0123456789",
                 "CONN_MAX_AGE": "60",
+                "PHONE_VERIFY_CONSENT_KEY": "YmVuY2gtb25seS1jb25zZW50LXNpZ25pbmcta2V5MzI=",
             }
             manage(env, "migrate", "--noinput")
             os.environ.update(env)

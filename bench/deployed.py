@@ -322,6 +322,7 @@ def ours_environment(
         "DEBUG": "False",
         "DATABASE_URL": database_url,
         "CONN_MAX_AGE": "60",
+        "PHONE_VERIFY_CONSENT_KEY": "YmVuY2gtb25seS1jb25zZW50LXNpZ25pbmcta2V5MzI=",
         "CACHE_URL": f"{redis}/1",
         "CELERY_BROKER_URL": f"{redis}/0" if s.broker == "redis" else AMQP,
         "BENCH_QUEUE": queue,
