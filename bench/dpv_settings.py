@@ -1,12 +1,13 @@
 """Settings of the django-phone-verify process (its own virtual environment): the same
-middleware as the example project, its VerificationViewSet, an in-memory SMS backend."""
+middleware as the example project, its VerificationViewSet, an in-memory SMS backend (or the
+HTTP one that ``BENCH_DPV_BACKEND`` names, in the deployed benchmark)."""
 
 import json
 import os
 
 SECRET_KEY = "bench-only-secret-key-0123456789abcdef0123456789abcdef"
 DEBUG = False
-ALLOWED_HOSTS = ["testserver"]
+ALLOWED_HOSTS = ["testserver", "127.0.0.1"]
 USE_TZ = True
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -30,9 +31,10 @@ MIDDLEWARE = [
 ]
 ROOT_URLCONF = "dpv_urls"
 DATABASES = {"default": json.loads(os.environ["BENCH_DATABASE"])}
+DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("CONN_MAX_AGE", "0"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 PHONE_VERIFICATION = {
-    "BACKEND": "dpv_backend.MemoryBackend",
+    "BACKEND": os.environ.get("BENCH_DPV_BACKEND", "dpv_backend.MemoryBackend"),
     "OPTIONS": {},
     "TOKEN_LENGTH": 6,
     "MESSAGE": "Welcome to {app}! Please use security code {security_code} to proceed.",

@@ -182,7 +182,8 @@ def count_per_request(flows: int = 50, start: int = 10**7) -> dict:
     }
 
 
-for i in range(-200, 0):  # warm-up: imports, caches, the first pages of the database
+# Warm-up: imports, caches, the first pages of the database.
+for i in range(-int(os.environ.get("BENCH_WARM_UP", "200")), 0):
     FLOW(10**6 + i)()
 
 result: dict = {"variant": VARIANT, "flows": COUNT}

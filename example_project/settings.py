@@ -109,6 +109,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # over again after PHONE_VERIFY["SEND_REDISPATCH_AFTER"] seconds. RabbitMQ ignores this: its
 # unacknowledged messages come back as soon as the worker's connection drops.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 900}
+# Celery's Django fixup closes a worker's database connections before and after every task
+# unless this is set, whatever CONN_MAX_AGE says: a new PostgreSQL connection per task (a sixth
+# of a busy worker's time, BENCHMARKS.md). Set, the worker keeps them as Django keeps them
+# around requests (CONN_MAX_AGE, CONN_HEALTH_CHECKS): see celery.py.
+CELERY_DB_REUSE_MAX = 1_000_000
 
 # --- REST framework and the OpenAPI schema ------------------------------------------------
 REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}

@@ -80,11 +80,15 @@ class Process:
                 self.popen.wait()
 
 
-def start_worker(env: dict[str, str], concurrency: int = 0, *, beat: bool = False) -> Process:
+def start_worker(
+    env: dict[str, str], concurrency: int = 0, *, beat: bool = False, pool_name: str = "prefork"
+) -> Process:
     """A real Celery worker of the example project, once it says it is ready: the solo pool, or
-    the prefork pool with ``concurrency`` child processes (time limits need prefork); with
-    ``beat``, the embedded beat too (``-B``: the README's command, which runs the dispatcher)."""
-    pool = ["--pool=prefork", f"--concurrency={concurrency}"] if concurrency else ["--pool=solo"]
+    ``pool_name`` (prefork: time limits need it; threads) with ``concurrency``; with ``beat``,
+    the embedded beat too (``-B``: the README's command, which runs the dispatcher)."""
+    pool = (
+        [f"--pool={pool_name}", f"--concurrency={concurrency}"] if concurrency else ["--pool=solo"]
+    )
     if beat:
         schedule = Path(tempfile.mkdtemp(prefix="phone-verify-beat-")) / "schedule"
         pool += ["-B", f"--schedule={schedule}"]
