@@ -146,6 +146,15 @@ def start_redis(port: int) -> Process:
     raise AssertionError("redis-server did not start:\n" + "".join(server.output))
 
 
+def process_database_url() -> str:
+    """The URL of the test database (PostgreSQL) for the processes a test starts."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+    return f"postgres://{db['USER']}@{host}:{port}/{db['NAME']}"
+
+
 def redis_url() -> str:
     """The Redis database the worker tests use (flushed by them)."""
     return os.environ.get("PHONE_VERIFY_TEST_REDIS", "redis://127.0.0.1:6379/15")

@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 import requests
-from django.db import connection
 
 from phone_verify.models import DeliveryEvent, Verification
 
@@ -28,6 +27,7 @@ from .fake_telesign import API_KEY, CUSTOMER_ID, FakeTeleSign
 from .processes import (
     Process,
     free_port,
+    process_database_url,
     redis_url,
     require_redis,
     start_redis,
@@ -56,15 +56,11 @@ class Stack:
 
     def __init__(self, fortytwo: FakeFortytwo, fortytwo_url: str) -> None:
         self.fortytwo = fortytwo
-        db = connection.settings_dict
         port = free_port()
         self.env = {
             "DJANGO_SETTINGS_MODULE": "tests.worker_settings",
             "DEBUG": "False",
-            "DATABASE_URL": (
-                f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
-                f"/{db['NAME']}"
-            ),
+            "DATABASE_URL": process_database_url(),
             "CELERY_BROKER_URL": redis_url(),
             "PHONE_VERIFY_PROVIDER": "fortytwo",
             "FORTYTWO_URL": fortytwo_url,

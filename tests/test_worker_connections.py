@@ -20,7 +20,7 @@ from phone_verify.models import Verification
 
 from .fake_fortytwo import FakeFortytwo
 from .fake_server import running
-from .processes import manage, redis_url, require_redis, start_worker
+from .processes import manage, process_database_url, redis_url, require_redis, start_worker
 
 pytestmark = [pytest.mark.postgres, pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -56,15 +56,11 @@ def test_a_worker_keeps_database_connections_as_conn_max_age_says(
         services.start_verification(f"+336{30_000_000 + 1000 * i:08d}", consents={"sms": True})
     # Due now, to the provider the worker is set up with: the dispatcher hands them all over.
     Verification.objects.update(provider="fortytwo", send_due_at="2000-01-01T00:00:00Z")
-    db = connection.settings_dict
     with running(FakeFortytwo(token="TOKEN")) as url:
         env = {
             "DJANGO_SETTINGS_MODULE": "tests.worker_settings",
             "DEBUG": "False",
-            "DATABASE_URL": (
-                f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
-                f"/{db['NAME']}"
-            ),
+            "DATABASE_URL": process_database_url(),
             "CELERY_BROKER_URL": redis_url(),
             "PHONE_VERIFY_PROVIDER": "fortytwo",
             "FORTYTWO_URL": url,
