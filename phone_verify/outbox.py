@@ -93,14 +93,12 @@ def dispatch_due_sends(*, batch_size: int = 100, now: dt.datetime | None = None)
                 .select_for_update(skip_locked=True)
                 .only("pk", "sends", "status", "expires_at", "send_due_at", "provider")[:batch_size]
             )
-            live = [row for row in rows if not stale_reason(row, row.sends, now)]
-            dead = [row for row in rows if row not in live]
+            reasons = {row.pk: stale_reason(row, row.sends, now) for row in rows}
+            live = [row for row in rows if not reasons[row.pk]]
+            dead = [row for row in rows if reasons[row.pk]]
             if dead:
                 DeliveryEvent.objects.bulk_create(
-                    DeliveryEvent(
-                        **_skipped_event(row, row.sends, stale_reason(row, row.sends, now))
-                    )
-                    for row in dead
+                    DeliveryEvent(**_skipped_event(row, row.sends, reasons[row.pk])) for row in dead
                 )
                 Verification.objects.filter(pk__in=[row.pk for row in dead]).update(
                     send_due_at=None
