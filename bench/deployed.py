@@ -225,7 +225,7 @@ def run_scenario(
             [
                 str(BIN / "locust"), "-f", str(HERE / "locustfile.py"), "--headless",
                 "--users", str(s.users), "--spawn-rate", str(s.users), "--run-time",
-                f"{duration}s", "--host", f"http://127.0.0.1:{port}", "--csv", str(csv_prefix),
+                f"{duration:g}s", "--host", f"http://127.0.0.1:{port}", "--csv", str(csv_prefix),
                 "--reset-stats", "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "10",
             ],
             {"BENCH_VARIANT": s.variant, "BENCH_PROVIDER_URL": fake_url},
