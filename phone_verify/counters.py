@@ -1,14 +1,15 @@
 """The counters of the rate limits and of the pumping guard, in Django's cache
 (``RATE_LIMIT_CACHE``): taking budgets, reading and dropping counts, failing closed.
 
-A budget is one subject's sliding window: the key of its current slot, the keys of the earlier
-slots still counted (``limits`` computes them: the window arithmetic is theirs), and the count
-allowed. ``take`` takes one unit of each budget in order and stops at the first that would go
-past its count, giving back every unit it took (that one's too).
+A budget is one subject's sliding window: a count per slot, the slots still counted, and the
+count allowed (``limits`` computes them: the window arithmetic is theirs). ``take`` takes one
+unit of each budget in order and stops at the first that would go past its count, giving back
+every unit it took (that one's too).
 
 On Redis (Django's ``RedisCache``, or django-redis' default client, the Redis caches sites run)
 ``take`` is one round trip: a Lua script run by ``EVALSHA`` does every step inside Redis, so
-the budgets are taken atomically, all or none. On any other cache with an atomic ``incr``
+the budgets are taken atomically, all or none (unless the cache's ``KEY_FUNCTION`` hashes keys:
+the script builds the slots' keys itself). On any other cache with an atomic ``incr``
 (local memory, memcached) each budget costs ``add``, ``incr`` and ``get_many``, with the same
 answer: each increment is atomic, so concurrent calls can never all slip under a limit.
 
@@ -22,6 +23,7 @@ import hashlib
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,42 +40,50 @@ logger = logging.getLogger("phone_verify")
 
 @dataclass(frozen=True)
 class Budget:
-    """One subject's window of counters: the current slot's key, the earlier slots' keys still
-    counted, how long a slot must live (seconds), and the count allowed over all of them
-    (``None``: counted, never refused)."""
+    """One subject's window of counters: a count per slot, under the keys
+    ``{prefix}:{slot}:{digest}`` of slots ``first`` to ``current`` (the current one last); how
+    long a slot must live (seconds), and the count allowed over all of them (``None``: counted,
+    never refused)."""
 
-    current: str
-    earlier: Sequence[str]
+    prefix: str
+    digest: str
+    first: int
+    current: int
     timeout: int
     allowed: int | None = None
+
+    def key(self, slot: int) -> str:
+        return f"{self.prefix}:{slot}:{self.digest}"
+
+    @property
+    def keys(self) -> list[str]:
+        """Every slot's key, oldest first (the current one last)."""
+        return [self.key(slot) for slot in range(self.first, self.current + 1)]
 
 
 @dataclass(frozen=True)
 class Taken:
-    """What ``take`` found: the index of the budget refused (``None``: all were taken), and
-    the counts of that budget (or of the last one, when none was refused): its current slot's,
-    this call's unit included unless refused, and its earlier slots', oldest first."""
+    """What ``take`` found: the index of the budget refused (``None``: all were taken); that
+    budget's total (or the last one's, when none was refused: this call's unit included), and
+    its oldest slot still holding a count before the current one (the current one when none
+    does): when that slot leaves the window, the budget has room again."""
 
     refused: int | None
-    current: int
-    earlier: list[int]
-
-    @property
-    def total(self) -> int:
-        return self.current + sum(self.earlier)
+    total: int
+    oldest: int
 
 
 def take(budgets: Sequence[Budget]) -> Taken:
     """Take one unit of each budget in order; at the first that would go past its count, give
     back every unit taken and stop there. Raises ``CountersUnavailable`` when the cache cannot
     be reached (then nothing was counted that matters: the call is refused)."""
-    return _counted(
-        lambda cache: (
-            _take_in_redis(redis, budgets)
-            if (redis := _redis_of(cache))
-            else _take_one_by_one(cache, budgets)
-        )
-    )
+
+    def taken(cache: Any) -> Taken:
+        redis = _redis_of(cache)
+        answer = _take_in_redis(*redis, budgets) if redis else None
+        return answer or _take_one_by_one(cache, budgets)
+
+    return _counted(taken)
 
 
 def read(keys: Sequence[str]) -> list[int]:
@@ -102,31 +112,38 @@ def in_counter_cache(operation: Callable[[Any], Any]) -> Any:
 
 # --- Redis: one round trip ------------------------------------------------------------------
 
-# KEYS: for each budget, its current slot then its earlier slots. ARGV: for each budget, its
-# count allowed (-1: no limit), its current slot's time to live, how many earlier slots it has.
-# Answers {index of the budget refused (1-based; 0: none), its current count, its earlier
-# counts}. A script runs alone in Redis, and no key expires while it runs: what it reads and
-# gives back is exactly what it counted.
+# ARGV: for each budget, 6 values: its keys up to the slot number and after it (a slot's key is
+# head .. slot .. tail), its first and current slots, its current slot's time to live, its
+# count allowed (-1: no limit). Answers {the budget refused (1-based; 0: none), its total, its
+# oldest slot holding a count}. The slots' keys are built here, not sent: 60 per budget would
+# be most of the request. A script runs alone in Redis and no key expires while it runs: what
+# it reads and gives back is exactly what it counted.
 _SCRIPT = """
-local taken, k, answer = {}, 0, nil
-for b = 0, #ARGV / 3 - 1 do
-  local allowed, ttl, n = tonumber(ARGV[3 * b + 1]), ARGV[3 * b + 2], tonumber(ARGV[3 * b + 3])
-  local current = KEYS[k + 1]
-  redis.call('SET', current, 0, 'EX', ttl, 'NX')
-  local count = redis.call('INCR', current)
+local taken, answer = {}, nil
+for b = 0, #ARGV / 6 - 1 do
+  local head, tail = ARGV[6 * b + 1], ARGV[6 * b + 2]
+  local first, last = tonumber(ARGV[6 * b + 3]), tonumber(ARGV[6 * b + 4])
+  local allowed = tonumber(ARGV[6 * b + 6])
+  local current = head .. ARGV[6 * b + 4] .. tail
+  redis.call('SET', current, 0, 'EX', ARGV[6 * b + 5], 'NX')
+  local total = redis.call('INCR', current)
   taken[#taken + 1] = current
-  local earlier, total = {}, count
-  if n > 0 then earlier = redis.call('MGET', unpack(KEYS, k + 2, k + 1 + n)) end
-  for i = 1, n do
-    earlier[i] = tonumber(earlier[i]) or 0
-    total = total + earlier[i]
+  local oldest = last
+  if first < last then
+    local keys = {}
+    for slot = first, last - 1 do keys[#keys + 1] = head .. string.format('%d', slot) .. tail end
+    local counts = redis.call('MGET', unpack(keys))
+    for i = #counts, 1, -1 do
+      local n = tonumber(counts[i]) or 0
+      total = total + n
+      if n ~= 0 then oldest = first + i - 1 end
+    end
   end
   if allowed >= 0 and total > allowed then
     for _, key in ipairs(taken) do redis.call('DECR', key) end
-    return {b + 1, count - 1, earlier}
+    return {b + 1, total - 1, oldest}
   end
-  answer = {0, count, earlier}
-  k = k + 1 + n
+  answer = {0, total, oldest}
 end
 return answer
 """
@@ -139,8 +156,7 @@ def _redis_of(cache: Any) -> tuple[Any, Callable[[str], str]] | None:
     django-redis' shard client (keys spread over servers) nor its herd client (values
     wrapped); those, and every other backend, take the one-by-one path."""
     if isinstance(cache, RedisCache):
-        # Its RedisCacheClient, as Django's own methods use it (writes go to the first server).
-        return cache._cache.get_client(None, write=True), cache.make_key
+        return _primary_of(cache._cache), cache.make_key
     if type(cache).__module__.startswith("django_redis."):
         from django_redis.client import DefaultClient, HerdClient, ShardClient
 
@@ -150,23 +166,41 @@ def _redis_of(cache: Any) -> tuple[Any, Callable[[str], str]] | None:
     return None
 
 
-def _take_in_redis(redis: tuple[Any, Callable[[str], str]], budgets: Sequence[Budget]) -> Taken:
+# Django's RedisCacheClient builds a new redis-py client on every call (a dict of ~170
+# response callbacks: 0.16 ms); the counters keep one per RedisCacheClient (each thread has its
+# own cache objects, and a redis-py client is thread-safe anyway).
+_primaries: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def _primary_of(cache_client: Any) -> Any:
+    """A redis-py client on the server Django's RedisCache writes to (the first)."""
+    client = _primaries.get(cache_client)
+    if client is None:
+        client = _primaries[cache_client] = cache_client.get_client(None, write=True)
+    return client
+
+
+def _take_in_redis(
+    client: Any, make_key: Callable[[str], str], budgets: Sequence[Budget]
+) -> Taken | None:
+    """``take`` in one round trip; ``None`` when the cache's key function does not keep a
+    key's end as it is (a ``KEY_FUNCTION`` of the site's that hashes keys, say): the script
+    could not build the slots' keys, so the one-by-one path counts instead."""
     from redis.exceptions import NoScriptError
 
-    client, make_key = redis
-    keys: list[str] = []
-    args: list[int] = []
+    args: list[str | int] = []
     for budget in budgets:
-        keys.append(make_key(budget.current))
-        keys += [make_key(key) for key in budget.earlier]
+        head, tail = make_key(f"{budget.prefix}:"), f":{budget.digest}"
+        if make_key(budget.key(budget.current)) != f"{head}{budget.current}{tail}":
+            return None
         allowed = -1 if budget.allowed is None else budget.allowed
-        args += [allowed, budget.timeout, len(budget.earlier)]
+        args += [head, tail, budget.first, budget.current, budget.timeout, allowed]
     try:
-        refused, current, earlier = client.evalsha(_SCRIPT_SHA, len(keys), *keys, *args)
+        refused, total, oldest = client.evalsha(_SCRIPT_SHA, 0, *args)
     except NoScriptError:  # a Redis restarted (or new) since: load the script, once
         client.script_load(_SCRIPT)
-        refused, current, earlier = client.evalsha(_SCRIPT_SHA, len(keys), *keys, *args)
-    return Taken(refused - 1 if refused else None, int(current), [int(n) for n in earlier])
+        refused, total, oldest = client.evalsha(_SCRIPT_SHA, 0, *args)
+    return Taken(refused - 1 if refused else None, int(total), int(oldest))
 
 
 # --- Any other cache with an atomic incr --------------------------------------------------
@@ -174,27 +208,31 @@ def _take_in_redis(redis: tuple[Any, Callable[[str], str]], budgets: Sequence[Bu
 
 def _take_one_by_one(cache: Any, budgets: Sequence[Budget]) -> Taken:
     taken: list[str] = []
-    answer = Taken(None, 0, [])
+    answer = Taken(None, 0, 0)
     for index, budget in enumerate(budgets):
-        current = _add_one(cache, budget)
-        taken.append(budget.current)
-        found = cache.get_many(budget.earlier) if budget.earlier else {}
-        earlier = [int(found.get(key) or 0) for key in budget.earlier]
-        answer = Taken(None, current, earlier)
-        if budget.allowed is not None and answer.total > budget.allowed:
+        current = budget.key(budget.current)
+        count = _add_one(cache, current, budget.timeout)
+        taken.append(current)
+        earlier = budget.keys[:-1]
+        found = cache.get_many(earlier) if earlier else {}
+        counts = [int(found.get(key) or 0) for key in earlier]
+        total = count + sum(counts)
+        oldest = budget.first + next((i for i, n in enumerate(counts) if n), len(counts))
+        if budget.allowed is not None and total > budget.allowed:
             for key in taken:
                 _give_back(cache, key)
-            return Taken(index, current - 1, earlier)
+            return Taken(index, total - 1, oldest)
+        answer = Taken(None, total, oldest)
     return answer
 
 
-def _add_one(cache: Any, budget: Budget) -> int:
-    """Add one to the current slot, atomically; its new value."""
-    cache.add(budget.current, 0, timeout=budget.timeout)
+def _add_one(cache: Any, key: str, timeout: int) -> int:
+    """Add one to ``key``, atomically; its new value."""
+    cache.add(key, 0, timeout=timeout)
     try:
-        return cache.incr(budget.current)
+        return cache.incr(key)
     except ValueError:  # expired between add and incr: this call is the slot's first
-        cache.add(budget.current, 1, timeout=budget.timeout)
+        cache.add(key, 1, timeout=timeout)
         return 1
 
 

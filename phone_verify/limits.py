@@ -25,7 +25,6 @@ import hashlib
 import math
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache.backends.base import BaseCache
@@ -86,79 +85,57 @@ def hit_all(hits: Iterable[tuple[str, str | None]]) -> None:
     back the units already taken and raise. Put the caller's own budget (its IP) first, so a
     refused caller never even touches anyone else's. One round trip on Redis."""
     now = time.time()
-    names: list[str] = []
-    windows: list[_Slots] = []
+    rules: list[tuple[str, int]] = []
     budgets: list[counters.Budget] = []
     for name, subject in hits:
         rule = limit(name)
         if rule is None or not subject:
             continue
         allowed, window = rule
-        slots = _Slots.of(name, subject, window, now)
-        names.append(name)
-        windows.append(slots)
-        budgets.append(slots.budget(allowed))
+        rules.append((name, window))
+        budgets.append(_budget(name, subject, window, now, allowed))
     if not budgets:
         return
     taken = counters.take(budgets)
     if taken.refused is not None:
-        slots = windows[taken.refused]
-        raise RateLimited(limit=names[taken.refused], retry_after=slots.retry_after(taken, now))
+        name, window = rules[taken.refused]
+        # Room again when the oldest slot still counted leaves the window.
+        retry_after = math.ceil((taken.oldest + SLOTS) * (window / SLOTS) - now)
+        raise RateLimited(limit=name, retry_after=max(1, retry_after))
 
 
 def record(name: str, subject: str, window: int) -> int:
     """Count one event of ``subject`` in a sliding window of ``window`` seconds, with no limit
     (what the pumping guard watches); answer the window's total."""
-    slots = _Slots.of(name, subject, window, time.time())
-    return counters.take([slots.budget(None)]).total
+    return counters.take([_budget(name, subject, window, time.time())]).total
 
 
 def total(name: str, subject: str, window: int) -> int:
     """The events of ``subject`` counted by ``record`` in the last ``window`` seconds."""
-    slots = _Slots.of(name, subject, window, time.time())
-    return sum(counters.read([*slots.earlier, slots.current]))
+    return sum(counters.read(_budget(name, subject, window, time.time()).keys))
 
 
 def forget(name: str, subject: str, window: int) -> None:
     """Drop the counts of ``subject`` (counting starts over)."""
-    slots = _Slots.of(name, subject, window, time.time())
-    counters.drop([*slots.earlier, slots.current])
+    counters.drop(_budget(name, subject, window, time.time()).keys)
 
 
-@dataclass(frozen=True)
-class _Slots:
-    """The cache keys of one subject's sliding window at one moment: the current slot's, and
-    the earlier ones still counted."""
-
-    current: str
-    earlier: list[str]
-    first: int  # index of the oldest slot counted
-    length: float  # seconds per slot
-    timeout: int  # how long a slot must live: until it leaves the window
-
-    @classmethod
-    def of(cls, name: str, subject: str, window: int, now: float) -> _Slots:
-        length = window / SLOTS
-        current = math.floor(now / length)
-        digest = hashlib.sha256(f"{name}:{subject}".encode()).hexdigest()[:32]
-        first = current - SLOTS + 1
-        prefix = f"phone_verify:rl:{name}:{window}"
-        return cls(
-            current=f"{prefix}:{current}:{digest}",
-            earlier=[f"{prefix}:{slot}:{digest}" for slot in range(first, current)],
-            first=first,
-            length=length,
-            timeout=math.ceil(window + length),
-        )
-
-    def budget(self, allowed: int | None) -> counters.Budget:
-        return counters.Budget(self.current, self.earlier, self.timeout, allowed)
-
-    def retry_after(self, taken: counters.Taken, now: float) -> int:
-        """Seconds until the oldest slot still counted leaves the window (a refused call's
-        ``Retry-After``)."""
-        oldest = self.first + next((i for i, n in enumerate(taken.earlier) if n), SLOTS - 1)
-        return max(1, math.ceil((oldest + SLOTS) * self.length - now))
+def _budget(
+    name: str, subject: str, window: int, now: float, allowed: int | None = None
+) -> counters.Budget:
+    """The sliding window of ``subject`` under ``name`` at ``now``: ``SLOTS`` slots of
+    ``window / SLOTS`` seconds, the current one last, each living until it leaves the window.
+    The subject is hashed into the keys: no phone number in the cache."""
+    length = window / SLOTS
+    current = math.floor(now / length)
+    return counters.Budget(
+        prefix=f"phone_verify:rl:{name}:{window}",
+        digest=hashlib.sha256(f"{name}:{subject}".encode()).hexdigest()[:32],
+        first=current - SLOTS + 1,
+        current=current,
+        timeout=math.ceil(window + length),
+        allowed=allowed,
+    )
 
 
 def guessing_bound() -> tuple[int, int] | None:

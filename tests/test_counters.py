@@ -9,6 +9,7 @@ values). And the round trips a create and a check cost on Redis are counted."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import threading
 from contextlib import contextmanager
 from typing import Any
@@ -34,28 +35,41 @@ START = dt.datetime(2026, 11, 22, 9, 0, 10, tzinfo=dt.UTC)
 SCRIPT = "one round trip (Lua)"
 ONE_BY_ONE = "one by one"
 CACHES = {
-    # alias: (backend, client class of django-redis or None, the path it takes)
-    "django": ("django.core.cache.backends.redis.RedisCache", None, SCRIPT),
-    "django_redis": ("django_redis.cache.RedisCache", "django_redis.client.DefaultClient", SCRIPT),
+    # alias: (backend, its settings beyond BACKEND and LOCATION, the path it takes)
+    "django": ("django.core.cache.backends.redis.RedisCache", {"KEY_PREFIX": "site"}, SCRIPT),
+    "django_redis": (
+        "django_redis.cache.RedisCache",
+        {"KEY_PREFIX": "site", "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"}},
+        SCRIPT,
+    ),
     "django_redis_shard": (
         "django_redis.cache.RedisCache",
-        "django_redis.client.ShardClient",
+        {"KEY_PREFIX": "site", "OPTIONS": {"CLIENT_CLASS": "django_redis.client.ShardClient"}},
         ONE_BY_ONE,
     ),
-    "locmem": ("django.core.cache.backends.locmem.LocMemCache", None, ONE_BY_ONE),
+    # A key function that hashes keys: the script cannot build the slots' keys from one.
+    "django_hashed_keys": (
+        "django.core.cache.backends.redis.RedisCache",
+        {"KEY_FUNCTION": f"{__name__}.hashed_key"},
+        ONE_BY_ONE,
+    ),
+    "locmem": ("django.core.cache.backends.locmem.LocMemCache", {}, ONE_BY_ONE),
 }
 
 
+def hashed_key(key: str, key_prefix: str, version: int) -> str:
+    return hashlib.sha256(f"{key_prefix}:{version}:{key}".encode()).hexdigest()
+
+
 def cache_settings() -> dict[str, dict[str, Any]]:
-    configured = {}
-    for alias, (backend, client_class, _) in CACHES.items():
-        entry: dict[str, Any] = {"BACKEND": backend, "LOCATION": redis_url()}
-        if client_class:
-            entry["OPTIONS"] = {"CLIENT_CLASS": client_class}
-        if backend.endswith("LocMemCache"):
-            entry["LOCATION"] = "counters-test"
-        configured[alias] = entry
-    return configured
+    return {
+        alias: {
+            "BACKEND": backend,
+            "LOCATION": "counters-test" if backend.endswith("LocMemCache") else redis_url(),
+            **extra,
+        }
+        for alias, (backend, extra, _) in CACHES.items()
+    }
 
 
 @pytest.fixture
@@ -215,7 +229,8 @@ def test_a_create_and_a_check_cost_few_round_trips_to_redis(
 
 def test_each_cache_takes_the_path_said(counters_in, monkeypatch):
     """Five budgets: one round trip on the script's caches, 15 or more (an ``add``, an
-    ``incr``, a ``get_many`` each) on django-redis' shard client."""
+    ``incr``, a ``get_many`` each) on django-redis' shard client and with a key function that
+    hashes keys."""
     trips = RoundTrips(monkeypatch)
     hits = [(name, "192.0.2.1") for name in limits.DEFAULT_LIMITS][:5]
     for alias, (_, _, path) in CACHES.items():
