@@ -45,7 +45,8 @@ from run import DB_PREFIX, DPV_PYTHON, PG, ensure_dpv  # noqa: E402
 AMQP = os.environ.get("BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672//")
 CORES = os.cpu_count() or 1
 SERVER_WORKERS = 2 * CORES
-WORKER_THREADS = 16  # docs/celery.md's pool for I/O-bound sends: threads, above sends in flight
+# docs/celery.md's pool for I/O-bound sends: threads, above the provider calls in flight.
+WORKER_THREADS = int(os.environ.get("BENCH_WORKER_THREADS", "16"))
 
 
 @dataclass(frozen=True)
