@@ -123,6 +123,19 @@ def test_the_detail_shows_the_proof_and_the_history(ada, staff_client):
     assert "Save" not in html and "Delete" not in html  # read only
 
 
+def test_what_records_hold_is_shown_as_text_never_as_markup(db, staff_client, settings):
+    markup = "<script>alert('pwned')</script>"
+    settings.PHONE_VERIFY = {**settings.PHONE_VERIFY, "NOTICE_TEXTS": {"en": f"Ticked {markup}"}}
+    record = services.record_consent(PHONE, {"sms": True}, recorded_by=markup)
+
+    html = staff_client.get(f"{LIST}{record.pk}/change/").content.decode()
+    listing = staff_client.get(LIST).content.decode()
+
+    assert "<script>" not in html and "<script>" not in listing
+    assert "Ticked &lt;script&gt;alert(&#x27;pwned&#x27;)&lt;/script&gt;" in html  # the notice
+    assert "recorded by &lt;script&gt;" in listing  # the proof column
+
+
 def test_add_change_delete_are_forbidden_even_to_a_superuser(ada, staff_client):
     record = ConsentRecord.objects.earliest("created_at")
     assert staff_client.get(f"{LIST}add/").status_code == 403
