@@ -180,9 +180,7 @@ class ConsentRecordAdmin(MaskedPhoneMixin, ReviewAdmin):
     # --- the record's page ------------------------------------------------------------------
 
     @admin.display(description=_("verification"))
-    def verification_link(self, obj: ConsentRecord) -> SafeString | str:
-        if obj.verification_id is None:
-            return "-"
+    def verification_link(self, obj: ConsentRecord) -> SafeString:
         return fragment("consentrecord/verification_link.html", verification_id=obj.verification_id)
 
     @admin.display(description=_("provider"))
@@ -198,10 +196,8 @@ class ConsentRecordAdmin(MaskedPhoneMixin, ReviewAdmin):
         return obj.verification.verified_at if obj.verification else None
 
     @admin.display(description=_("notice text shown"))
-    def notice_shown(self, obj: ConsentRecord) -> SafeString | str:
-        if obj.notice_id is None:
-            return "-"
-        return fragment("consentrecord/notice.html", notice=obj.notice)
+    def notice_shown(self, obj: ConsentRecord) -> SafeString:
+        return fragment("consentrecord/notice.html", notice=obj.notice)  # no query without one
 
     @admin.display(description=_("audit"))
     def audit_verdict(self, obj: ConsentRecord) -> SafeString:

@@ -19,7 +19,9 @@ import binascii
 import datetime as dt
 import logging
 import re
+import uuid
 from collections.abc import Mapping
+from email.utils import formatdate
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -31,8 +33,8 @@ from ..sms import fits_one_sms, sms_length, with_webotp
 from ..status import SendResult, Status, StatusReport, Verdict
 from .base import HttpProvider, InboundCallback, OutgoingCode, ProviderRequest, ProviderResponse
 from .telesign_auth import (
+    basic_headers,
     callback_is_signed,
-    request_headers,
     signature,
     string_to_sign,
     tsa_headers,
@@ -90,15 +92,22 @@ class TeleSignProvider(HttpProvider):
     ) -> ProviderRequest:
         """A request to ``path`` with its authentication headers (a fresh date and nonce)."""
         body = urlencode(form) if form else ""
-        headers = request_headers(
-            self.auth,
-            str(self.options.get("CUSTOMER_ID", "")),
-            str(self.options.get("API_KEY", "")),
-            method,
-            path,
-            content_type=FORM if method in ("POST", "PUT") else "",
-            body=body,
-        )
+        content_type = FORM if method in ("POST", "PUT") else ""
+        customer_id = str(self.options.get("CUSTOMER_ID", ""))
+        api_key = str(self.options.get("API_KEY", ""))
+        if self.auth == "basic":
+            headers = basic_headers(customer_id, api_key, content_type=content_type)
+        else:
+            headers = tsa_headers(
+                customer_id,
+                api_key,
+                method,
+                path,
+                content_type=content_type,
+                body=body,
+                nonce=str(uuid.uuid4()),
+                date=formatdate(usegmt=True),
+            )
         url = self.base_url + path + (f"?{query}" if query else "")
         return ProviderRequest(method, url, data=body or None, headers=headers)
 

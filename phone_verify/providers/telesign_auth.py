@@ -11,8 +11,6 @@ import binascii
 import hashlib
 import hmac
 import re
-import uuid
-from email.utils import formatdate
 
 from .base import InboundCallback
 
@@ -71,34 +69,14 @@ def tsa_headers(
     return headers
 
 
-def request_headers(
-    auth: str,
-    customer_id: str,
-    api_key: str,
-    method: str,
-    resource: str,
-    *,
-    content_type: str,
-    body: str,
-) -> dict[str, str]:
-    """The authentication (and content type) headers of one request: ``basic`` sends the
-    credentials; anything else signs the request (TSA) with a fresh nonce and date."""
-    if auth == "basic":
-        token = base64.b64encode(f"{customer_id}:{api_key}".encode()).decode()
-        headers = {"Authorization": f"Basic {token}"}
-        if content_type:
-            headers["Content-Type"] = content_type
-        return headers
-    return tsa_headers(
-        customer_id,
-        api_key,
-        method,
-        resource,
-        content_type=content_type,
-        body=body,
-        nonce=str(uuid.uuid4()),
-        date=formatdate(usegmt=True),
-    )
+def basic_headers(customer_id: str, api_key: str, *, content_type: str) -> dict[str, str]:
+    """The headers of a request authenticated with HTTP Basic (``AUTH: basic``): the key
+    travels, inside TLS; TSA, the default, never sends it."""
+    token = base64.b64encode(f"{customer_id}:{api_key}".encode()).decode()
+    headers = {"Authorization": f"Basic {token}"}
+    if content_type:
+        headers["Content-Type"] = content_type
+    return headers
 
 
 def callback_is_signed(callback: InboundCallback, *, customer_id: str, api_key: str) -> bool:
