@@ -251,6 +251,28 @@ def test_the_funnel_page(db, staff_client):
     assert "0.1260 USD" in telesign_section
 
 
+@pytest.mark.parametrize(
+    ("url", "permission"),
+    [
+        ("/admin/phone_verify/verification/funnel/", "view_verification"),
+        (f"{LIST}export/", "view_consentrecord"),
+    ],
+)
+def test_the_pages_beside_the_lists_need_the_view_permission(
+    ada, client, django_user_model, url, permission
+):
+    from django.contrib.auth.models import Permission
+
+    staff = django_user_model.objects.create_user("clerk", password="pw", is_staff=True)
+    client.force_login(staff)
+    assert client.get(url).status_code == 403
+
+    staff.user_permissions.add(Permission.objects.get(codename=permission))
+    assert client.get(url).status_code == 200
+    client.logout()
+    assert client.get(url).status_code == 302  # to the admin's login
+
+
 # --- query counts do not grow with the rows -------------------------------------------------
 
 
