@@ -22,6 +22,10 @@ MAX_INPUT_LENGTH = 32  # a longer string is not a phone number; refuse it before
 
 @dataclass(frozen=True)
 class ParsedPhone:
+    """A number ``parse_phone`` accepted: its E.164 text and alpha-3 country ("" for an
+    international network). Made by ``parse_phone`` only; the flows take one without checking
+    it again."""
+
     e164: str
     country: str  # ISO-3166 alpha-3
 
@@ -116,6 +120,12 @@ def parse_phone(raw: PhoneLike, country: str | None = None) -> ParsedPhone:
         e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
         country=alpha3,
     )
+
+
+def as_parsed(phone: PhoneLike | ParsedPhone, country: str | None = None) -> ParsedPhone:
+    """``phone`` parsed by ``parse_phone``, unless it was already: a ``ParsedPhone`` is checked
+    when it is made, so a flow takes one as it is (a number is checked once, where it enters)."""
+    return phone if isinstance(phone, ParsedPhone) else parse_phone(phone, country)
 
 
 def country_bucket(e164: str, country: str) -> str:
