@@ -1,5 +1,5 @@
 """Which consent records an auditor asks for: one definition for the admin list filters, the
-admin search, the CSV export and the ``export_consents`` command."""
+admin search, the CSV export and the ``phone_verify_export_csv`` command."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Consent records as CSV, streamed: constant memory whatever the number of rows.
 
 The admin's export (an action and the "export" link of the filtered list) and the
-``export_consents`` command both write through ``consent_rows``.
+``phone_verify_export_csv`` command both write through ``consent_rows``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""``manage.py export_consents``: consent records as CSV on standard output (or ``--output``),
-streamed row by row; filters as in the admin list."""
+"""``manage.py phone_verify_export_csv``: consent records as CSV on standard output (or
+``--output``), streamed row by row; filters as in the admin list."""
 
 from __future__ import annotations
 
