@@ -128,6 +128,23 @@ def as_parsed(phone: PhoneLike | ParsedPhone, country: str | None = None) -> Par
     return phone if isinstance(phone, ParsedPhone) else parse_phone(phone, country)
 
 
+def normalize_phone(text: str) -> str:
+    """A number typed in any common format (``06 12 34 56 78``, ``+33 6 12...``,
+    ``0033612345678``) as E.164; national numbers are read in the first allowed country (France
+    when none is set). ``InvalidPhoneNumber`` when it is not a number."""
+    region = alpha3_to_alpha2((app_settings.ALLOWED_COUNTRIES or ["FRA"])[0]) or "FR"
+    cleaned = text.strip()
+    if cleaned.startswith("00"):
+        cleaned = "+" + cleaned[2:]
+    try:
+        number = phonenumbers.parse(cleaned, region)
+    except phonenumbers.NumberParseException:
+        raise InvalidPhoneNumber() from None
+    if not phonenumbers.is_possible_number(number):
+        raise InvalidPhoneNumber()
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
 def country_bucket(e164: str, country: str) -> str:
     """The subject of the per-country limits: the alpha-3 country, or for a number of an
     international network (no country) its calling code, ``+881``: such numbers share a bucket

@@ -9,9 +9,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_date
 
-from phone_verify.admin_filters import filter_records
 from phone_verify.exceptions import InvalidPhoneNumber
-from phone_verify.exports import consent_rows, csv_lines
+from phone_verify.exports import consent_rows, csv_lines, filter_records
 from phone_verify.models import ConsentRecord
 
 
