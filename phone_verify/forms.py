@@ -449,7 +449,7 @@ class PhoneVerificationFormMixin(forms.Form):
 
     def _record_consents(self, verification: Verification, flags: dict[str, bool]) -> ConsentRecord:
         """The record made when the code was asked for, or a new one if the boxes changed."""
-        record = verification.consent_records.order_by("-created_at", "-id").first()
+        record = services.verification_consent(verification)
         if record is not None and record.flags == flags:
             return record
         return services.record_consent(

@@ -12,7 +12,7 @@ Everything public is importable from here (``from phone_verify import services``
 
 from __future__ import annotations
 
-from .consent import current_consent, record_consent, withdraw_consent
+from .consent import current_consent, record_consent, verification_consent, withdraw_consent
 from .delivery import deliver_code, send_failed
 from .reports import apply_report, poll_delivery
 from .verification import (
@@ -39,5 +39,6 @@ __all__ = [
     "resend",
     "send_failed",
     "start_verification",
+    "verification_consent",
     "withdraw_consent",
 ]

@@ -88,6 +88,12 @@ def withdraw_consent(
         )
 
 
+def verification_consent(verification: Verification) -> ConsentRecord | None:
+    """The consents given with a verification: its latest record (the one made when the code
+    was asked for, or a later one if the signup's boxes changed)."""
+    return verification.consent_records.order_by("-created_at", "-id").first()
+
+
 def current_consent(phone_number: PhoneLike) -> ConsentRecord | None:
     """The consent in force for a phone: its latest proven record (see ``in_force``)."""
     return ConsentRecord.objects.current_for(phone_text(phone_number))

@@ -17,6 +17,7 @@ from ..models import ConsentEcho, ConsentRecord, DeliveryEvent, Verification
 from ..providers.base import OutgoingCode
 from ..providers.registry import get_provider, providers_in_use
 from ..status import NUMBER_REFUSALS, SendResult, Status, StatusReport, report_reason
+from .consent import verification_consent
 from .timeline import STATUS_FIELDS, UNSETTLED, add_event, change_status
 
 logger = logging.getLogger("phone_verify")
@@ -47,7 +48,7 @@ def deliver_code(verification_id: object, send_number: int, *, final_attempt: bo
                 verification.save(update_fields=["send_due_at"])
                 return
             provider = get_provider(verification.provider)
-            record = _latest_consent(verification) if provider.sends_consents else None
+            record = verification_consent(verification) if provider.sends_consents else None
             code = None if provider.generates_code else generate_code(app_settings.CODE_LENGTH)
             result = provider.send(
                 OutgoingCode(
@@ -193,10 +194,6 @@ def _record_send(
         verification.masked_phone,
         result.status,
     )
-
-
-def _latest_consent(verification: Verification) -> ConsentRecord | None:
-    return verification.consent_records.order_by("-created_at", "-id").first()
 
 
 def _record_echo(record: ConsentRecord, provider: str, echo: Mapping[str, bool]) -> None:
