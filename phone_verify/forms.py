@@ -42,13 +42,21 @@ from .consents import (
     CHANNELS,
     CONSENT_KEYS,
     CONTACTS,
+    ConsentFlags,
     clean_consents,
     consent_key,
     notice_text,
 )
 from .exceptions import InvalidConsents, InvalidPhoneNumber, PhoneVerifyError, VerificationClosed
 from .models import ConsentRecord, Verification
-from .phones import MAX_INPUT_LENGTH, PhoneLike, alpha2_to_alpha3, parse_phone, phone_text
+from .phones import (
+    MAX_INPUT_LENGTH,
+    ParsedPhone,
+    PhoneLike,
+    alpha2_to_alpha3,
+    parse_phone,
+    phone_text,
+)
 from .session import remembers
 from .status import CheckOutcome, Status
 
@@ -126,6 +134,13 @@ class PhoneNumberWidget(PhoneNumberPrefixWidget):
         return f"{id_}_number" if id_ else ""  # the label names the number, the list has its own
 
 
+class CheckedPhoneNumber(PhoneNumber):
+    """What ``PhoneNumberField`` cleans to: django-phonenumber-field's ``PhoneNumber``, with
+    what our rules found (``parsed``: E.164 and country), which the flow takes as it is."""
+
+    parsed: ParsedPhone
+
+
 class PhoneNumberField(SplitPhoneNumberField):
     """A mobile number that can receive our SMS: django-phonenumber-field's split field, cleaned
     to a ``PhoneNumber`` (``.as_e164``: ``+33612345678``) by our rules (mobile numbers of the
@@ -137,6 +152,8 @@ class PhoneNumberField(SplitPhoneNumberField):
     """
 
     widget = PhoneNumberWidget
+    # ``compress`` checks the number by our rules (stricter): not a second time by the library's.
+    default_validators: list[Any] = []
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("label", _("Mobile phone number"))
@@ -154,17 +171,19 @@ class PhoneNumberField(SplitPhoneNumberField):
         field.widget.attrs.update({"autocomplete": "tel-national", "inputmode": "tel"})
         return field
 
-    def compress(self, data_list: list[str]) -> PhoneNumber | str:
+    def compress(self, data_list: list[str]) -> CheckedPhoneNumber | str:
         if not data_list or not data_list[1]:
             return self.empty_value
         region, number = data_list
         if number.lstrip().startswith(("+", "00")):
             region = ""  # an international number says its country itself
         try:
-            e164 = parse_phone(number, region or None).e164
+            parsed = parse_phone(number, region or None)
         except InvalidPhoneNumber as error:
             raise forms.ValidationError(error.detail, code=error.code) from None
-        return PhoneNumber.from_string(e164)
+        checked = CheckedPhoneNumber.from_string(parsed.e164)
+        checked.parsed = parsed
+        return checked
 
 
 # --- consents -------------------------------------------------------------------------------
@@ -229,7 +248,7 @@ class ConsentField(forms.Field):
         kwargs.setdefault("help_text", lazy(notice_text, str)())
         super().__init__(**kwargs)
 
-    def to_python(self, value: Any) -> dict[str, bool]:
+    def to_python(self, value: Any) -> ConsentFlags:
         try:
             return clean_consents(value if isinstance(value, Mapping) else {})
         except InvalidConsents as error:
@@ -314,7 +333,7 @@ class PhoneVerificationFormMixin(forms.Form):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         phone = cleaned.get("phone_number")
-        if not phone:
+        if not isinstance(phone, CheckedPhoneNumber):  # (not ``not phone``: that re-validates it)
             return cleaned
         if self.data.get(SEND_ACTION) == "send":
             self._send_code(phone, cleaned.get("consents") or {})
@@ -368,7 +387,7 @@ class PhoneVerificationFormMixin(forms.Form):
 
     # --- steps ------------------------------------------------------------------------------
 
-    def _send_code(self, phone: PhoneLike, consents: dict[str, bool]) -> None:
+    def _send_code(self, phone: CheckedPhoneNumber, consents: Mapping[str, bool]) -> None:
         """Without JavaScript: send (or resend) a code, then show the form again."""
         previous = self._own_verification(self.cleaned_data.get("verification_id"), phone)
         try:
@@ -380,7 +399,7 @@ class PhoneVerificationFormMixin(forms.Form):
                 if not self.request.session.session_key:
                     self.request.session.save()  # a key now: the verification is bound to it
                 verification = services.start_verification(
-                    phone,
+                    phone.parsed,  # checked by the field: the flow takes it as it is
                     consents=consents,
                     ip=client_ip(self.request),
                     user_agent=self.request.META.get("HTTP_USER_AGENT", ""),
@@ -430,7 +449,7 @@ class PhoneVerificationFormMixin(forms.Form):
 
     def _record_consents(self, verification: Verification, flags: dict[str, bool]) -> ConsentRecord:
         """The record made when the code was asked for, or a new one if the boxes changed."""
-        record = verification.consent_records.order_by("-created_at", "-id").first()
+        record = services.verification_consent(verification)
         if record is not None and record.flags == flags:
             return record
         return services.record_consent(
