@@ -84,7 +84,7 @@ DEFAULTS: dict[str, Any] = {
     "FALLBACK_PROVIDERS": [],
     # Status polls per code, for providers that are polled (TeleSign); 0: rely on callbacks.
     "POLL_MAX": 8,
-    # Seconds identity prefill data is kept before ``purge_prefills`` blanks it.
+    # Seconds identity prefill data is kept before ``phone_verify_purge`` blanks it.
     "PREFILL_RETENTION": 3600,
     # The site's host name (e.g. "example.com") for WebOTP: SMS texts we write end with
     # "@example.com #123456", so that browsers on that site fill the code by themselves. "": off.

@@ -197,7 +197,9 @@ def test_an_export_of_ten_thousand_records_streams(db, staff_client):
 
 def test_the_export_command(ada, tmp_path):
     out = tmp_path / "consents.csv"
-    call_command("export_consents", "--phone", "06 12 34 56 78", "--current", "--output", str(out))
+    call_command(
+        "phone_verify_export_csv", "--phone", "06 12 34 56 78", "--current", "--output", str(out)
+    )
 
     header, *rows = list(csv.reader(out.open()))
     assert len(rows) == 1 and rows[0][header.index("action")] == "withdrawn"
@@ -209,9 +211,9 @@ def test_the_export_command_refuses_bad_options(db):
     from django.core.management import CommandError
 
     with pytest.raises(CommandError, match="--phone"):
-        call_command("export_consents", "--phone", "not a number")
+        call_command("phone_verify_export_csv", "--phone", "not a number")
     with pytest.raises(CommandError, match="--since"):
-        call_command("export_consents", "--since", "yesterday")
+        call_command("phone_verify_export_csv", "--since", "yesterday")
 
 
 # --- verifications and the funnel -----------------------------------------------------------

@@ -1,6 +1,7 @@
 """Every module of the package stays small enough to read in one sitting: 400 lines at most
 (migrations aside, as Django writes them). A module that grows past it is split along the
-domain's seams, as ``models/``, ``forms/``, ``admin/`` and the TeleSign modules were."""
+domain's seams, as ``services/``, ``models/``, ``forms/``, ``admin/`` and the TeleSign modules
+were."""
 
 from __future__ import annotations
 
@@ -10,12 +11,6 @@ import phone_verify
 
 PACKAGE = Path(phone_verify.__file__).parent
 MAX_LINES = 400
-
-#: Modules over the limit whose split is under way elsewhere, each with where it happens. An
-#: entry that is no longer over the limit (or no longer a module) fails the test: remove it.
-BEING_SPLIT = {
-    "services.py": "issue 22, part A: a services/ package with one module per flow",
-}
 
 
 def module_lengths() -> dict[str, int]:
@@ -30,15 +25,5 @@ def module_lengths() -> dict[str, int]:
 def test_no_module_is_over_400_lines():
     lengths = module_lengths()
     assert len(lengths) > 50 and "models/consents.py" in lengths  # the walk sees the package
-    too_long = {
-        path: lines
-        for path, lines in lengths.items()
-        if lines > MAX_LINES and path not in BEING_SPLIT
-    }
+    too_long = {path: lines for path, lines in lengths.items() if lines > MAX_LINES}
     assert too_long == {}, f"split these along the domain's seams: {too_long}"
-
-
-def test_every_exemption_is_still_needed():
-    lengths = module_lengths()
-    done = [path for path in BEING_SPLIT if lengths.get(path, 0) <= MAX_LINES]
-    assert done == [], f"no longer over {MAX_LINES} lines: remove from BEING_SPLIT: {done}"

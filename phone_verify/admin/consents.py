@@ -15,12 +15,11 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from .. import services
-from ..admin_filters import filter_records
 from ..audit import verdict, with_chain_context
 from ..clients import client_ip
 from ..consents import CHANNEL_LABELS, CHANNELS, CONSENT_KEYS, CONTACTS, consent_key
 from ..exceptions import InvalidPhoneNumber
-from ..exports import consent_rows, csv_lines, with_currency
+from ..exports import consent_rows, csv_lines, filter_records, with_currency
 from ..models import ConsentEcho, ConsentRecord
 from ..status import Status
 from .base import MaskedPhoneMixin, ReadOnlyMixin, ReviewAdmin, fragment

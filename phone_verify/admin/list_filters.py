@@ -1,5 +1,5 @@
 """The consent list's filters: channel granted, contact, verified, current. Each passes its
-value to ``admin_filters.filter_records``, the definition the CSV export and the export command
+value to ``exports.filter_records``, the definition the CSV export and the export command
 share; a value that is not one of ours filters nothing."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from ..admin_filters import filter_records
 from ..consents import CHANNEL_LABELS, CHANNELS, CONTACTS
+from ..exports import filter_records
 
 
 class ChannelFilter(admin.SimpleListFilter):

@@ -15,6 +15,7 @@ comes back with the code field; the final submit checks the code. Both end in ``
 """
 
 from .fields import (
+    CheckedPhoneNumber,
     ConsentField,
     ConsentWidget,
     OneTimeCodeField,
@@ -32,6 +33,7 @@ from .signup import (
 )
 
 __all__ = [
+    "CheckedPhoneNumber",
     "ALREADY_USED",
     "CHECK_MESSAGES",
     "SEND_ACTION",

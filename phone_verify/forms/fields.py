@@ -24,12 +24,13 @@ from ..consents import (
     CHANNELS,
     CONSENT_KEYS,
     CONTACTS,
+    ConsentFlags,
     clean_consents,
     consent_key,
     notice_text,
 )
 from ..exceptions import InvalidConsents, InvalidPhoneNumber
-from ..phones import MAX_INPUT_LENGTH, alpha2_to_alpha3, parse_phone
+from ..phones import MAX_INPUT_LENGTH, ParsedPhone, alpha2_to_alpha3, parse_phone
 
 # --- phone number ---------------------------------------------------------------------------
 
@@ -97,6 +98,13 @@ class PhoneNumberWidget(PhoneNumberPrefixWidget):
         return f"{id_}_number" if id_ else ""  # the label names the number, the list has its own
 
 
+class CheckedPhoneNumber(PhoneNumber):
+    """What ``PhoneNumberField`` cleans to: django-phonenumber-field's ``PhoneNumber``, with
+    what our rules found (``parsed``: E.164 and country), which the flow takes as it is."""
+
+    parsed: ParsedPhone
+
+
 class PhoneNumberField(SplitPhoneNumberField):
     """A mobile number that can receive our SMS: django-phonenumber-field's split field, cleaned
     to a ``PhoneNumber`` (``.as_e164``: ``+33612345678``) by our rules (mobile numbers of the
@@ -108,6 +116,8 @@ class PhoneNumberField(SplitPhoneNumberField):
     """
 
     widget = PhoneNumberWidget
+    # ``compress`` checks the number by our rules (stricter): not a second time by the library's.
+    default_validators: list[Any] = []
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("label", _("Mobile phone number"))
@@ -125,17 +135,19 @@ class PhoneNumberField(SplitPhoneNumberField):
         field.widget.attrs.update({"autocomplete": "tel-national", "inputmode": "tel"})
         return field
 
-    def compress(self, data_list: list[str]) -> PhoneNumber | str:
+    def compress(self, data_list: list[str]) -> CheckedPhoneNumber | str:
         if not data_list or not data_list[1]:
             return self.empty_value
         region, number = data_list
         if number.lstrip().startswith(("+", "00")):
             region = ""  # an international number says its country itself
         try:
-            e164 = parse_phone(number, region or None).e164
+            parsed = parse_phone(number, region or None)
         except InvalidPhoneNumber as error:
             raise forms.ValidationError(error.detail, code=error.code) from None
-        return PhoneNumber.from_string(e164)
+        checked = CheckedPhoneNumber.from_string(parsed.e164)
+        checked.parsed = parsed
+        return checked
 
 
 # --- consents -------------------------------------------------------------------------------
@@ -200,7 +212,7 @@ class ConsentField(forms.Field):
         kwargs.setdefault("help_text", lazy(notice_text, str)())
         super().__init__(**kwargs)
 
-    def to_python(self, value: Any) -> dict[str, bool]:
+    def to_python(self, value: Any) -> ConsentFlags:
         try:
             return clean_consents(value if isinstance(value, Mapping) else {})
         except InvalidConsents as error:

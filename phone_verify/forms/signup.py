@@ -4,6 +4,7 @@ and recorded in one transaction; with or without JavaScript."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
@@ -19,7 +20,7 @@ from ..models import ConsentRecord, Verification
 from ..phones import PhoneLike, phone_text
 from ..session import remembers
 from ..status import CheckOutcome, Status
-from .fields import ConsentField, OneTimeCodeField, PhoneNumberField
+from .fields import CheckedPhoneNumber, ConsentField, OneTimeCodeField, PhoneNumberField
 
 #: The name of the submit button that asks for a code (without JavaScript).
 SEND_ACTION = "phone_verify_action"
@@ -79,7 +80,7 @@ class PhoneVerificationFormMixin(forms.Form):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         phone = cleaned.get("phone_number")
-        if not phone:
+        if not isinstance(phone, CheckedPhoneNumber):  # (not ``not phone``: that re-validates it)
             return cleaned
         if self.data.get(SEND_ACTION) == "send":
             self._send_code(phone, cleaned.get("consents") or {})
@@ -133,7 +134,7 @@ class PhoneVerificationFormMixin(forms.Form):
 
     # --- steps ------------------------------------------------------------------------------
 
-    def _send_code(self, phone: PhoneLike, consents: dict[str, bool]) -> None:
+    def _send_code(self, phone: CheckedPhoneNumber, consents: Mapping[str, bool]) -> None:
         """Without JavaScript: send (or resend) a code, then show the form again."""
         previous = self._own_verification(self.cleaned_data.get("verification_id"), phone)
         try:
@@ -145,7 +146,7 @@ class PhoneVerificationFormMixin(forms.Form):
                 if not self.request.session.session_key:
                     self.request.session.save()  # a key now: the verification is bound to it
                 verification = services.start_verification(
-                    phone,
+                    phone.parsed,  # checked by the field: the flow takes it as it is
                     consents=consents,
                     ip=client_ip(self.request),
                     user_agent=self.request.META.get("HTTP_USER_AGENT", ""),
@@ -195,7 +196,7 @@ class PhoneVerificationFormMixin(forms.Form):
 
     def _record_consents(self, verification: Verification, flags: dict[str, bool]) -> ConsentRecord:
         """The record made when the code was asked for, or a new one if the boxes changed."""
-        record = verification.consent_records.order_by("-created_at", "-id").first()
+        record = services.verification_consent(verification)
         if record is not None and record.flags == flags:
             return record
         return services.record_consent(

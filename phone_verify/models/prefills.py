@@ -14,7 +14,7 @@ from ..phones import mask_phone
 class IdentityPrefill(models.Model):
     """Identity data a mobile operator gives to prefill a form (DQE ID Mobile formfilling).
 
-    Personal data with a short life: ``purge_prefills`` blanks it once ``PREFILL_RETENTION``
+    Personal data with a short life: ``phone_verify_purge`` blanks it once ``PREFILL_RETENTION``
     has passed. Readable only by the browser session that started it (see ``prefills``).
     """
 
