@@ -16,6 +16,12 @@ from django.core.signals import setting_changed
 
 SETTINGS_NAME = "PHONE_VERIFY"
 
+
+def setting_key(name: str) -> str:
+    """A setting as messages name it, for a developer to find: ``PHONE_VERIFY['CODE_LENGTH']``."""
+    return f"{SETTINGS_NAME}[{name!r}]"
+
+
 DEFAULTS: dict[str, Any] = {
     # Name of the provider that sends codes: "console", "dqe", "fortytwo", "telesign".
     "PROVIDER": "console",

@@ -82,8 +82,7 @@ def with_currency(queryset: QuerySet[ConsentRecord]) -> QuerySet[ConsentRecord]:
     later = ConsentRecord.objects.in_force().filter(
         phone_number=OuterRef("phone_number"), created_at__gt=OuterRef("created_at")
     )
-    in_force = Q(verification__status=Status.VERIFIED) | Q(action=ConsentRecord.Action.WITHDRAWN)
-    own = ConsentRecord.objects.filter(in_force, pk=OuterRef("pk"))
+    own = ConsentRecord.objects.in_force().filter(pk=OuterRef("pk"))
     return queryset.annotate(is_current=Exists(own) & ~Exists(later))
 
 
