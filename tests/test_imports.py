@@ -216,3 +216,32 @@ def test_the_flows_never_import_the_tasks():
     graph = import_graph()
     for flow in ("phone_verify.services", "phone_verify.prefills"):  # the package and its modules
         assert "phone_verify.tasks" not in reachable(graph, flow) | {flow}
+
+
+def provider_interface() -> set[str]:
+    """The provider modules the architecture page lets entrances import (its sentence marked
+    ``<!-- provider-interface -->``)."""
+    sentence = ARCHITECTURE.read_text().split("<!-- provider-interface -->")[1].split(":")[0]
+    return {f"phone_verify.{name}" for name in re.findall(r"`(providers\.\w+)`", sentence)}
+
+
+def test_entrances_reach_the_providers_only_through_their_interface():
+    layers, entries = layer_map()
+    interface = provider_interface()
+    assert interface == {
+        "phone_verify.providers.base",
+        "phone_verify.providers.registry",
+        "phone_verify.providers.checks",
+    }
+    graph = import_graph()
+    entrances = [module for module in graph if layer_of(module, entries) == layers[0]]
+    assert "phone_verify.webhooks" in entrances
+    assert (
+        sorted(
+            f"{module} imports {target}"
+            for module in entrances
+            for target in graph[module]
+            if layer_of(target, entries) == "providers" and target not in interface
+        )
+        == []
+    )
