@@ -14,7 +14,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 # ``celery -A example_project worker -B`` (or a separate ``beat``) runs the app's periodic jobs:
-# the send outbox's dispatcher every 10 s, and the retention purges.
+# the send outbox's dispatcher every 10 s, and every retention rule every 15 min.
 app.conf.beat_schedule = BEAT_SCHEDULE
 
 

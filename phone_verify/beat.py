@@ -18,14 +18,11 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "phone_verify.tasks.dispatch_sends",
         "schedule": 10.0,
     },
-    # Identity prefill data blanked once PHONE_VERIFY["PREFILL_RETENTION"] has passed.
-    "phone-verify-purge-prefills": {
-        "task": "phone_verify.tasks.purge_prefills",
-        "schedule": 15 * 60.0,
-    },
-    # Verifications and delivery events past PHONE_VERIFY["VERIFICATION_RETENTION"].
-    "phone-verify-purge-expired-data": {
+    # Every retention rule: identity prefill data blanked once PHONE_VERIFY["PREFILL_RETENTION"]
+    # has passed (every 15 min keeps that within a quarter of an hour of the hour it allows),
+    # verifications and delivery events past PHONE_VERIFY["VERIFICATION_RETENTION"].
+    "phone-verify-purge": {
         "task": "phone_verify.tasks.purge_expired_data",
-        "schedule": 24 * 3600.0,
+        "schedule": 15 * 60.0,
     },
 }

@@ -14,8 +14,9 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError
 
-from .conf import DEFAULTS, SETTINGS_NAME, app_settings
+from .conf import DEFAULTS, SETTINGS_NAME, app_settings, setting_key
 from .phones import alpha3_to_alpha2
+from .providers.checks import check_providers
 from .sms import HOST_NAME
 
 _INT_BOUNDS: dict[str, tuple[int, int]] = {
@@ -34,10 +35,6 @@ _INT_BOUNDS: dict[str, tuple[int, int]] = {
 }
 
 
-def _key(name: str) -> str:
-    return f"{SETTINGS_NAME}[{name!r}]"
-
-
 @register(Tags.compatibility)
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     raw = app_settings.raw()
@@ -45,7 +42,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         return [Error(f"{SETTINGS_NAME} must be a dict.", id="phone_verify.E001")]
     errors: list[CheckMessage] = [
         Warning(
-            f"{_key(name)} is not a phone_verify setting; it is ignored.",
+            f"{setting_key(name)} is not a phone_verify setting; it is ignored.",
             hint=f"Known keys: {', '.join(sorted(DEFAULTS))}.",
             id="phone_verify.W001",
         )
@@ -57,7 +54,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             errors.append(
                 Error(
-                    f"{_key(name)} must be a whole number from {low} to {high}, not {value!r}.",
+                    f"{setting_key(name)} must be a whole number from {low} to {high}, "
+                    f"not {value!r}.",
                     id="phone_verify.E002",
                 )
             )
@@ -67,7 +65,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     ):
         errors.append(
             Error(
-                f"{_key('ALLOWED_COUNTRIES')} must be a list of ISO-3166 alpha-3 codes "
+                f"{setting_key('ALLOWED_COUNTRIES')} must be a list of ISO-3166 alpha-3 codes "
                 f"such as ['FRA', 'BEL'], not {countries!r}.",
                 id="phone_verify.E003",
             )
@@ -76,7 +74,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     if url.scheme not in ("http", "https") or not url.netloc:
         errors.append(
             Error(
-                f"{_key('PUBLIC_URL')} must be an absolute http(s) URL, "
+                f"{setting_key('PUBLIC_URL')} must be an absolute http(s) URL, "
                 f"not {app_settings.PUBLIC_URL!r}.",
                 id="phone_verify.E004",
             )
@@ -85,14 +83,13 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     if not isinstance(domain, str) or (domain and not HOST_NAME.fullmatch(domain)):
         errors.append(
             Error(
-                f"{_key('WEBOTP_DOMAIN')} must be a lower-case host name such as "
+                f"{setting_key('WEBOTP_DOMAIN')} must be a lower-case host name such as "
                 f"'example.com' (punycode for international names), not {domain!r}.",
                 id="phone_verify.E020",
             )
         )
     errors += _check_distribution()
-    errors += _check_provider()
-    errors += _check_fallbacks()
+    errors += check_providers()
     errors += _check_abuse_settings()
     errors += _check_counter_cache()
     errors += _check_pumping_guard()
@@ -145,50 +142,6 @@ def _check_signing_keys() -> list[CheckMessage]:
     ]
 
 
-def _check_provider() -> list[CheckMessage]:
-    from .providers.registry import get_provider
-
-    try:
-        provider = get_provider()
-    except ImproperlyConfigured as exc:
-        return [Error(str(exc), id="phone_verify.E005")]
-    errors = list(provider.check_configuration())
-    if (
-        provider.name == "console"
-        and not settings.DEBUG
-        and not app_settings.ALLOW_CONSOLE_PROVIDER
-    ):
-        errors.append(
-            Error(
-                "The console provider prints codes instead of sending them, and DEBUG is off.",
-                hint=(
-                    f"Set {_key('PROVIDER')} to a real provider, or "
-                    f"{_key('ALLOW_CONSOLE_PROVIDER')} to True if this really is a test deployment."
-                ),
-                id="phone_verify.E006",
-            )
-        )
-    return errors
-
-
-def _check_fallbacks() -> list[CheckMessage]:
-    from .providers.registry import PROVIDER_CLASSES, get_provider
-
-    fallbacks = app_settings.FALLBACK_PROVIDERS
-    chain = [app_settings.PROVIDER, *fallbacks] if isinstance(fallbacks, list | tuple) else []
-    if not chain or len(set(chain)) != len(chain) or not set(chain[1:]) <= set(PROVIDER_CLASSES):
-        return [
-            Error(
-                f"{_key('FALLBACK_PROVIDERS')} must list provider names other than "
-                f"{_key('PROVIDER')}, each once, from {', '.join(sorted(PROVIDER_CLASSES))}; "
-                f"not {fallbacks!r}.",
-                id="phone_verify.E007",
-            )
-        ]
-    # A fallback is only useful if it is configured as well as the primary.
-    return [error for name in fallbacks for error in get_provider(name).check_configuration()]
-
-
 def _check_abuse_settings() -> list[CheckMessage]:
     import ipaddress
 
@@ -210,7 +163,7 @@ def _check_abuse_settings() -> list[CheckMessage]:
     ):
         errors.append(
             Error(
-                f"{_key('RATE_LIMITS')} must map limit names to (calls, seconds) or None, "
+                f"{setting_key('RATE_LIMITS')} must map limit names to (calls, seconds) or None, "
                 f"not {rules!r}.",
                 hint=f"Limit names: {', '.join(DEFAULT_LIMITS)}.",
                 id="phone_verify.E008",
@@ -225,8 +178,8 @@ def _check_abuse_settings() -> list[CheckMessage]:
     except ValueError:
         errors.append(
             Error(
-                f"{_key('TRUSTED_PROXIES')} must be a list of IP addresses or networks such as "
-                f"['10.0.0.0/8'], not {proxies!r}.",
+                f"{setting_key('TRUSTED_PROXIES')} must be a list of IP addresses or networks "
+                f"such as ['10.0.0.0/8'], not {proxies!r}.",
                 id="phone_verify.E009",
             )
         )
@@ -240,14 +193,14 @@ def _check_counter_cache() -> list[CheckMessage]:
     alias = app_settings.RATE_LIMIT_CACHE
     store, backend = counter_store(alias)
     fix = (
-        f"Point {_key('RATE_LIMIT_CACHE')} at a cache of CACHES shared by every process, "
+        f"Point {setting_key('RATE_LIMIT_CACHE')} at a cache of CACHES shared by every process, "
         "such as Redis (django.core.cache.backends.redis.RedisCache)."
     )
     if store is CounterStore.MISSING:
         return [
             Error(
-                f"{_key('RATE_LIMIT_CACHE')} names the cache {alias!r}, which is not a usable "
-                "cache of CACHES: every send and check would fail.",
+                f"{setting_key('RATE_LIMIT_CACHE')} names the cache {alias!r}, which is not a "
+                "usable cache of CACHES: every send and check would fail.",
                 hint=fix,
                 id="phone_verify.E401",
             )
@@ -255,8 +208,8 @@ def _check_counter_cache() -> list[CheckMessage]:
     if store is CounterStore.CANNOT_COUNT:
         return [
             Error(
-                f"{_key('RATE_LIMIT_CACHE')} names the cache {alias!r} ({backend}), which cannot "
-                "count: it keeps nothing or increments by a read then a write, so the rate "
+                f"{setting_key('RATE_LIMIT_CACHE')} names the cache {alias!r} ({backend}), which "
+                "cannot count: it keeps nothing or increments by a read then a write, so the rate "
                 "limits do not hold (SMS pumping and code guessing go unchecked).",
                 hint=fix,
                 id="phone_verify.E401",
@@ -269,12 +222,12 @@ def _check_counter_cache() -> list[CheckMessage]:
     ):
         return [
             Warning(
-                f"{_key('RATE_LIMIT_CACHE')} names the cache {alias!r} ({backend}), which each "
-                "process keeps for itself: with several server processes every rate limit is "
+                f"{setting_key('RATE_LIMIT_CACHE')} names the cache {alias!r} ({backend}), which "
+                "each process keeps for itself: with several server processes every rate limit is "
                 "multiplied by their number.",
                 hint=(
                     f"{fix} If a single process serves the site, say so with "
-                    f"{_key('RATE_LIMIT_SINGLE_PROCESS')} = True."
+                    f"{setting_key('RATE_LIMIT_SINGLE_PROCESS')} = True."
                 ),
                 id="phone_verify.W401",
             )
@@ -302,7 +255,7 @@ def _check_pumping_guard() -> list[CheckMessage]:
         return []
     return [
         Error(
-            f"{_key('PUMPING_GUARD')} must be None (off) or a dict of "
+            f"{setting_key('PUMPING_GUARD')} must be None (off) or a dict of "
             f"{', '.join(GUARD_DEFAULTS)}: whole numbers from 1, MIN_CONVERSION from 0 to 1; "
             f"not {guard!r}.",
             id="phone_verify.E402",
@@ -352,7 +305,7 @@ def _check_standards() -> list[CheckMessage]:
         )
     )
     return [
-        Warning(f"{_key(key)}: {what}, below the standard.", hint=hint, id=check_id)
+        Warning(f"{setting_key(key)}: {what}, below the standard.", hint=hint, id=check_id)
         for failing, key, what, hint, check_id in below
         if failing
     ]
@@ -367,7 +320,7 @@ def check_deployment(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
         Warning(
             "Codes may be sent to every country: SMS pumping fraud targets expensive "
             "destinations you do not serve.",
-            hint=f"List the countries of your users in {_key('ALLOWED_COUNTRIES')}.",
+            hint=f"List the countries of your users in {setting_key('ALLOWED_COUNTRIES')}.",
             id="phone_verify.W002",
         )
     ]

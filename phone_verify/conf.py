@@ -16,6 +16,12 @@ from django.core.signals import setting_changed
 
 SETTINGS_NAME = "PHONE_VERIFY"
 
+
+def setting_key(name: str) -> str:
+    """A setting as messages name it, for a developer to find: ``PHONE_VERIFY['CODE_LENGTH']``."""
+    return f"{SETTINGS_NAME}[{name!r}]"
+
+
 DEFAULTS: dict[str, Any] = {
     # Name of the provider that sends codes: "console", "dqe", "fortytwo", "telesign".
     "PROVIDER": "console",
@@ -78,7 +84,7 @@ DEFAULTS: dict[str, Any] = {
     "FALLBACK_PROVIDERS": [],
     # Status polls per code, for providers that are polled (TeleSign); 0: rely on callbacks.
     "POLL_MAX": 8,
-    # Seconds identity prefill data is kept before ``purge_prefills`` blanks it.
+    # Seconds identity prefill data is kept before ``phone_verify_purge`` blanks it.
     "PREFILL_RETENTION": 3600,
     # The site's host name (e.g. "example.com") for WebOTP: SMS texts we write end with
     # "@example.com #123456", so that browsers on that site fill the code by themselves. "": off.

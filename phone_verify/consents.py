@@ -28,7 +28,13 @@ CONSENT_KEYS: tuple[str, ...] = tuple(
 )
 
 
-def clean_consents(consents: Mapping[str, object] | None) -> dict[str, bool]:
+class ConsentFlags(dict[str, bool]):
+    """The consent grid once checked: all 20 keys, a strict boolean each (what
+    ``clean_consents`` answers). The flows take one as it is: consents are checked once, where
+    they enter (the API's request, the form's field), never again on their way."""
+
+
+def clean_consents(consents: Mapping[str, object] | None) -> ConsentFlags:
     """All 20 keys with a strict boolean each; missing keys are False.
 
     Raises ``InvalidConsents`` for an unknown key or a value that is not exactly True/False
@@ -50,14 +56,19 @@ def clean_consents(consents: Mapping[str, object] | None) -> dict[str, bool]:
             _("Consent values must be true or false: %(keys)s.") % {"keys": ", ".join(not_bool)},
             code="invalid_consent_value",
         )
-    return {key: bool(consents.get(key, False)) for key in CONSENT_KEYS}
+    return ConsentFlags({key: bool(consents.get(key, False)) for key in CONSENT_KEYS})
+
+
+def as_flags(consents: Mapping[str, object] | None) -> ConsentFlags:
+    """``consents`` checked by ``clean_consents``, unless they were already."""
+    return consents if isinstance(consents, ConsentFlags) else clean_consents(consents)
 
 
 def granted(flags: Mapping[str, bool]) -> list[str]:
     return [key for key in CONSENT_KEYS if flags.get(key)]
 
 
-def without(flags: Mapping[str, bool], withdrawn: Iterable[str] | None) -> dict[str, bool]:
+def without(flags: Mapping[str, bool], withdrawn: Iterable[str] | None) -> ConsentFlags:
     """``flags`` with the ``withdrawn`` keys turned off (all of them when ``withdrawn`` is None)."""
     withdrawn = set(CONSENT_KEYS if withdrawn is None else withdrawn)
     unknown = withdrawn - set(CONSENT_KEYS)
@@ -66,7 +77,9 @@ def without(flags: Mapping[str, bool], withdrawn: Iterable[str] | None) -> dict[
             _("Unknown consent keys: %(keys)s.") % {"keys": ", ".join(sorted(unknown))},
             code="unknown_consent_key",
         )
-    return {key: bool(flags.get(key)) and key not in withdrawn for key in CONSENT_KEYS}
+    return ConsentFlags(
+        {key: bool(flags.get(key)) and key not in withdrawn for key in CONSENT_KEYS}
+    )
 
 
 DEFAULT_NOTICE = _(

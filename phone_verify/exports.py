@@ -1,19 +1,25 @@
-"""Consent records as CSV, streamed: constant memory whatever the number of rows.
+"""Consent records for an auditor: which ones (``filter_records``, one definition for the admin
+list filters, the admin search, the CSV export and the ``phone_verify_export_csv`` command), and
+as CSV, streamed: constant memory whatever the number of rows.
 
 The admin's export (an action and the "export" link of the filtered list) and the
-``export_consents`` command both write through ``consent_rows``.
+``phone_verify_export_csv`` command both write through ``consent_rows``.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from collections.abc import Iterable, Iterator
+from functools import reduce
+from operator import or_
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from .consents import CONSENT_KEYS
+from .consents import CHANNELS, CONSENT_KEYS, CONTACTS, consent_key
 from .models import ConsentRecord
+from .phones import normalize_phone
 from .status import Status
 
 COLUMNS = [
@@ -76,8 +82,7 @@ def with_currency(queryset: QuerySet[ConsentRecord]) -> QuerySet[ConsentRecord]:
     later = ConsentRecord.objects.in_force().filter(
         phone_number=OuterRef("phone_number"), created_at__gt=OuterRef("created_at")
     )
-    in_force = Q(verification__status=Status.VERIFIED) | Q(action=ConsentRecord.Action.WITHDRAWN)
-    own = ConsentRecord.objects.filter(in_force, pk=OuterRef("pk"))
+    own = ConsentRecord.objects.in_force().filter(pk=OuterRef("pk"))
     return queryset.annotate(is_current=Exists(own) & ~Exists(later))
 
 
@@ -140,3 +145,45 @@ def csv_lines(rows: Iterable[list[Any]]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     for row in rows:
         yield writer.writerow(row)
+
+
+def channel_granted(channel: str) -> Q:
+    """Records granting ``channel`` to any contact."""
+    return reduce(or_, (Q(**{consent_key(channel, contact): True}) for contact in CONTACTS))
+
+
+def contact_granted(contact: int) -> Q:
+    """Records granting anything to contact ``contact`` (1 to 5)."""
+    return reduce(or_, (Q(**{consent_key(channel, contact): True}) for channel in CHANNELS))
+
+
+def filter_records(
+    records: QuerySet[ConsentRecord],
+    *,
+    phone: str | None = None,
+    channel: str | None = None,
+    contact: int | None = None,
+    provider: str | None = None,
+    verified: bool | None = None,
+    current: bool | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> QuerySet[ConsentRecord]:
+    if phone:
+        records = records.filter(phone_number=normalize_phone(phone))
+    if channel:
+        records = records.filter(channel_granted(channel))
+    if contact:
+        records = records.filter(contact_granted(contact))
+    if provider:
+        records = records.filter(verification__provider=provider)
+    if verified is not None:
+        condition = Q(verification__status=Status.VERIFIED)
+        records = records.filter(condition if verified else ~condition)
+    if current is not None:
+        records = with_currency(records).filter(is_current=current)
+    if since:
+        records = records.filter(created_at__date__gte=since)
+    if until:
+        records = records.filter(created_at__date__lte=until)
+    return records

@@ -1,17 +1,16 @@
 """The verification funnel per provider and per day: started, sent, delivered, verified, and
-what the provider said it cost (TeleSign reports a price in its callbacks)."""
+what the provider said it cost (TeleSign reports a price in its callbacks). The admin's funnel
+page draws it (``admin/charts.py``)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
 
 from .models import DeliveryEvent, Verification
 from .status import Status
@@ -73,55 +72,3 @@ def funnel(days: int = 30, now: dt.datetime | None = None) -> list[FunnelDay]:
             currency = str(details.get("currency") or "")
             row.cost[currency] = row.cost.get(currency, Decimal(0)) + price
     return list(result.values())
-
-
-BAR_COLOURS = {"sent": "#8fa8c8", "delivered": "#3c78b4", "verified": "#1b8a3c"}
-
-
-def chart_svg(rows: list[FunnelDay], width: int = 640, height: int = 160) -> str:
-    """Grouped bars (sent, delivered, verified) per day for one provider, oldest on the left."""
-    rows = sorted(rows, key=lambda row: row.day)
-    if not rows:
-        return ""
-    peak = max(max(row.sent, row.started) for row in rows) or 1
-    slot = width / len(rows)
-    bar = min(max(slot / 4, 1), 24)  # thin bars even for a single day
-    by_series: dict[str, list[str]] = defaultdict(list)
-    for index, row in enumerate(rows):
-        for offset, series in enumerate(BAR_COLOURS):
-            value = getattr(row, series)
-            bar_height = (height - 20) * value / peak
-            x = index * slot + offset * bar + bar / 2
-            by_series[series].append(
-                format_html(
-                    '<rect x="{}" y="{}" width="{}" height="{}" fill="{}">'
-                    "<title>{} {}: {}</title></rect>",
-                    f"{x:.1f}",
-                    f"{height - 20 - bar_height:.1f}",
-                    f"{bar:.1f}",
-                    f"{bar_height:.1f}",
-                    BAR_COLOURS[series],
-                    row.day.isoformat(),
-                    series,
-                    value,
-                )
-            )
-    bars = format_html_join("", "{}", ((mark,) for marks in by_series.values() for mark in marks))
-    labels = format_html_join(
-        "",
-        '<text x="{}" y="{}" font-size="10" text-anchor="middle">{}</text>',
-        (
-            (f"{i * slot + slot / 2:.1f}", height - 5, row.day.strftime("%d/%m"))
-            for i, row in enumerate(rows)
-        ),
-    )
-    return format_html(
-        '<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" role="img" '
-        'viewBox="0 0 {} {}">{}{}</svg>',
-        width,
-        height,
-        width,
-        height,
-        bars,
-        labels,
-    )

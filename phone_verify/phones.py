@@ -22,6 +22,10 @@ MAX_INPUT_LENGTH = 32  # a longer string is not a phone number; refuse it before
 
 @dataclass(frozen=True)
 class ParsedPhone:
+    """A number ``parse_phone`` accepted: its E.164 text and alpha-3 country ("" for an
+    international network). Made by ``parse_phone`` only; the flows take one without checking
+    it again."""
+
     e164: str
     country: str  # ISO-3166 alpha-3
 
@@ -116,6 +120,29 @@ def parse_phone(raw: PhoneLike, country: str | None = None) -> ParsedPhone:
         e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
         country=alpha3,
     )
+
+
+def as_parsed(phone: PhoneLike | ParsedPhone, country: str | None = None) -> ParsedPhone:
+    """``phone`` parsed by ``parse_phone``, unless it was already: a ``ParsedPhone`` is checked
+    when it is made, so a flow takes one as it is (a number is checked once, where it enters)."""
+    return phone if isinstance(phone, ParsedPhone) else parse_phone(phone, country)
+
+
+def normalize_phone(text: str) -> str:
+    """A number typed in any common format (``06 12 34 56 78``, ``+33 6 12...``,
+    ``0033612345678``) as E.164; national numbers are read in the first allowed country (France
+    when none is set). ``InvalidPhoneNumber`` when it is not a number."""
+    region = alpha3_to_alpha2((app_settings.ALLOWED_COUNTRIES or ["FRA"])[0]) or "FR"
+    cleaned = text.strip()
+    if cleaned.startswith("00"):
+        cleaned = "+" + cleaned[2:]
+    try:
+        number = phonenumbers.parse(cleaned, region)
+    except phonenumbers.NumberParseException:
+        raise InvalidPhoneNumber() from None
+    if not phonenumbers.is_possible_number(number):
+        raise InvalidPhoneNumber()
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def country_bucket(e164: str, country: str) -> str:

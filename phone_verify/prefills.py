@@ -3,7 +3,7 @@
 ``start_prefill`` asks DQE for the operator's consent URL and stores a pending prefill; the
 browser goes to the operator, comes back through ``prefill_returned`` with a session token;
 ``poll_prefill`` asks DQE for the data until it is no longer pending, bounded by the token's
-lifetime; ``purge_prefills`` blanks identity data past ``PREFILL_RETENTION``. A prefill is
+lifetime; ``retention.purge`` blanks identity data past ``PREFILL_RETENTION``. A prefill is
 readable only by the browser session that started it (``session_may_read``).
 """
 
@@ -27,7 +27,7 @@ from . import jobs, limits
 from .conf import app_settings
 from .exceptions import PhoneVerifyError, ProviderError, VerificationNotFound
 from .models import IdentityPrefill
-from .phones import PhoneLike, mask_phone, parse_phone
+from .phones import PhoneLike, parse_phone
 from .providers.dqe_idmobile import CONSENT_ERRORS, RETRIEVAL_ERRORS, IdMobile, IdMobileFailure
 from .session import remember, remembers
 
@@ -191,27 +191,6 @@ def poll_prefill(prefill_id: object) -> float | None:
     return delay
 
 
-def purge_prefills(now: dt.datetime | None = None) -> int:
-    """Blank the identity data of prefills older than ``PREFILL_RETENTION``; how many."""
-    now = now or timezone.now()
-    cutoff = now - dt.timedelta(seconds=app_settings.PREFILL_RETENTION)
-    purged = 0
-    old = IdentityPrefill.objects.filter(created_at__lt=cutoff, purged_at__isnull=True)
-    for prefill in old.iterator():
-        # Keep the row (status, operator, error: no personal data) for the statistics.
-        prefill.phone_number = mask_phone(prefill.phone_number)
-        prefill.data = None
-        prefill.dqe_token = ""
-        prefill.operator_url = ""
-        prefill.session_hash = ""
-        if prefill.status == IdentityPrefill.Status.PENDING:
-            prefill.status, prefill.error = IdentityPrefill.Status.ERROR, "token_expired"
-        prefill.purged_at = now
-        prefill.save()
-        purged += 1
-    return purged
-
-
 def _fail(prefill: IdentityPrefill, error: ProviderError) -> None:
     prefill.status = IdentityPrefill.Status.ERROR
     prefill.error = error.code
@@ -242,6 +221,5 @@ __all__ = [
     "poll_due",
     "poll_prefill",
     "prefill_returned",
-    "purge_prefills",
     "start_prefill",
 ]

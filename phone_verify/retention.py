@@ -4,7 +4,9 @@
 events (raw provider payloads); one a consent record points to is the proof of that record, so
 it is kept with its proof fields only (number, provider, reference, status, dates) and loses the
 rest (IP, user agent, code hash, events). Consent records themselves are never touched. Identity
-prefills that old are deleted too.
+prefills past ``PREFILL_RETENTION`` lose their identity data (the row stays, masked, for the
+statistics), and are deleted once as old as a purged verification. One function for every
+retention rule: ``manage.py phone_verify_purge`` and the ``purge_expired_data`` task run it.
 
 ``subject_data``: everything held about one number, for a subject access request.
 """
@@ -19,21 +21,28 @@ from django.utils import timezone
 
 from .conf import app_settings
 from .models import ConsentEcho, ConsentRecord, DeliveryEvent, IdentityPrefill, Verification
+from .phones import mask_phone
 
 
 def purge(*, dry_run: bool = False, now: dt.datetime | None = None) -> dict[str, int]:
-    """Apply the retention period; answer what was (with ``dry_run``: would be) removed."""
-    cutoff = (now or timezone.now()) - dt.timedelta(seconds=app_settings.VERIFICATION_RETENTION)
+    """Apply the retention periods; answer what was (with ``dry_run``: would be) removed."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(seconds=app_settings.VERIFICATION_RETENTION)
     old = Verification.objects.filter(created_at__lt=cutoff)
     proofs = old.filter(pk__in=ConsentRecord.objects.values("verification"))
     unneeded = old.exclude(pk__in=proofs.values("pk"))
     reducible = proofs.exclude(ip=None, user_agent="", code_hash="")
     events = DeliveryEvent.objects.filter(verification__in=old.values("pk"))
     prefills = IdentityPrefill.objects.filter(created_at__lt=cutoff)
+    identities = IdentityPrefill.objects.filter(
+        created_at__lt=now - dt.timedelta(seconds=app_settings.PREFILL_RETENTION),
+        purged_at__isnull=True,
+    ).exclude(pk__in=prefills.values("pk"))
     counts = {
         "verifications_deleted": unneeded.count(),
         "verifications_reduced_to_proof": reducible.count(),
         "delivery_events_deleted": events.count(),
+        "identity_prefills_blanked": identities.count(),
         "identity_prefills_deleted": prefills.count(),
     }
     if not dry_run:
@@ -42,7 +51,22 @@ def purge(*, dry_run: bool = False, now: dt.datetime | None = None) -> dict[str,
             reducible.update(ip=None, user_agent="", code_hash="")
             unneeded.delete()
             prefills.delete()
+            for prefill in identities.iterator():
+                _blank(prefill, now)
     return counts
+
+
+def _blank(prefill: IdentityPrefill, now: dt.datetime) -> None:
+    """Keep the row (status, operator, error: no personal data) for the statistics."""
+    prefill.phone_number = mask_phone(prefill.phone_number)
+    prefill.data = None
+    prefill.dqe_token = ""
+    prefill.operator_url = ""
+    prefill.session_hash = ""
+    if prefill.status == IdentityPrefill.Status.PENDING:
+        prefill.status, prefill.error = IdentityPrefill.Status.ERROR, "token_expired"
+    prefill.purged_at = now
+    prefill.save()
 
 
 def _fields(obj: models.Model, leave_out: tuple[str, ...] = ()) -> dict[str, Any]:

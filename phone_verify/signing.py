@@ -21,9 +21,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from django.core.exceptions import ImproperlyConfigured
 
-from .conf import SETTINGS_NAME, app_settings
+from .conf import app_settings, setting_key
 
-SETTING = f"{SETTINGS_NAME}['CONSENT_SIGNING_KEYS']"
+SETTING = setting_key("CONSENT_SIGNING_KEYS")
 
 
 def canonical_json(value: Any) -> bytes:

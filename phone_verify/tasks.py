@@ -23,7 +23,7 @@ from typing import Any
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from . import jobs, outbox, prefills, services
+from . import jobs, outbox, prefills, retention, services
 from .conf import app_settings
 from .exceptions import ProviderError
 
@@ -122,17 +122,9 @@ def dispatch_sends() -> int:
 
 @shared_task(ignore_result=True)
 def purge_expired_data() -> dict[str, int]:
-    """Apply ``VERIFICATION_RETENTION`` (for a Celery beat schedule; ``phone_verify_purge``
-    does the same)."""
-    from .retention import purge
-
-    return purge()
-
-
-@shared_task(ignore_result=True)
-def purge_prefills() -> int:
-    """Blank identity data past ``PREFILL_RETENTION`` (for a Celery beat schedule)."""
-    return prefills.purge_prefills()
+    """Apply every retention period, ``VERIFICATION_RETENTION`` and ``PREFILL_RETENTION`` (for
+    a Celery beat schedule; ``manage.py phone_verify_purge`` does the same)."""
+    return retention.purge()
 
 
 def _run(job: str, args: tuple[Any, ...]) -> None:

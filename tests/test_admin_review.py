@@ -123,6 +123,19 @@ def test_the_detail_shows_the_proof_and_the_history(ada, staff_client):
     assert "Save" not in html and "Delete" not in html  # read only
 
 
+def test_what_records_hold_is_shown_as_text_never_as_markup(db, staff_client, settings):
+    markup = "<script>alert('pwned')</script>"
+    settings.PHONE_VERIFY = {**settings.PHONE_VERIFY, "NOTICE_TEXTS": {"en": f"Ticked {markup}"}}
+    record = services.record_consent(PHONE, {"sms": True}, recorded_by=markup)
+
+    html = staff_client.get(f"{LIST}{record.pk}/change/").content.decode()
+    listing = staff_client.get(LIST).content.decode()
+
+    assert "<script>" not in html and "<script>" not in listing
+    assert "Ticked &lt;script&gt;alert(&#x27;pwned&#x27;)&lt;/script&gt;" in html  # the notice
+    assert "recorded by &lt;script&gt;" in listing  # the proof column
+
+
 def test_add_change_delete_are_forbidden_even_to_a_superuser(ada, staff_client):
     record = ConsentRecord.objects.earliest("created_at")
     assert staff_client.get(f"{LIST}add/").status_code == 403
@@ -184,7 +197,9 @@ def test_an_export_of_ten_thousand_records_streams(db, staff_client):
 
 def test_the_export_command(ada, tmp_path):
     out = tmp_path / "consents.csv"
-    call_command("export_consents", "--phone", "06 12 34 56 78", "--current", "--output", str(out))
+    call_command(
+        "phone_verify_export_csv", "--phone", "06 12 34 56 78", "--current", "--output", str(out)
+    )
 
     header, *rows = list(csv.reader(out.open()))
     assert len(rows) == 1 and rows[0][header.index("action")] == "withdrawn"
@@ -196,9 +211,9 @@ def test_the_export_command_refuses_bad_options(db):
     from django.core.management import CommandError
 
     with pytest.raises(CommandError, match="--phone"):
-        call_command("export_consents", "--phone", "not a number")
+        call_command("phone_verify_export_csv", "--phone", "not a number")
     with pytest.raises(CommandError, match="--since"):
-        call_command("export_consents", "--since", "yesterday")
+        call_command("phone_verify_export_csv", "--since", "yesterday")
 
 
 # --- verifications and the funnel -----------------------------------------------------------
@@ -236,6 +251,28 @@ def test_the_funnel_page(db, staff_client):
     assert "<td>3</td><td>3</td><td>3</td><td>2</td>" in telesign_section  # started..verified
     assert "67 %" in telesign_section  # verified rate: 2 of 3
     assert "0.1260 USD" in telesign_section
+
+
+@pytest.mark.parametrize(
+    ("url", "permission"),
+    [
+        ("/admin/phone_verify/verification/funnel/", "view_verification"),
+        (f"{LIST}export/", "view_consentrecord"),
+    ],
+)
+def test_the_pages_beside_the_lists_need_the_view_permission(
+    ada, client, django_user_model, url, permission
+):
+    from django.contrib.auth.models import Permission
+
+    staff = django_user_model.objects.create_user("clerk", password="pw", is_staff=True)
+    client.force_login(staff)
+    assert client.get(url).status_code == 403
+
+    staff.user_permissions.add(Permission.objects.get(codename=permission))
+    assert client.get(url).status_code == 200
+    client.logout()
+    assert client.get(url).status_code == 302  # to the admin's login
 
 
 # --- query counts do not grow with the rows -------------------------------------------------

@@ -458,7 +458,7 @@ def test_a_formula_user_agent_comes_out_of_both_exports_as_text(api, staff_clien
         staff_client.get("/admin/phone_verify/consentrecord/export/").streaming_content
     ).decode()
     output = tmp_path / "consents.csv"
-    call_command("export_consents", output=str(output))
+    call_command("phone_verify_export_csv", output=str(output))
     for text in (admin_csv, output.read_text()):
         rows = {row["phone_number"]: row for row in exported_rows(text)}
         assert rows[PHONE]["user_agent"] == "'" + FORMULA

@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from phone_verify import services
+from phone_verify.exceptions import VerificationNotFound
 from phone_verify.status import CheckOutcome
 
 PHONE = "+33612345678"
@@ -89,5 +90,5 @@ def test_the_app_itself_reaches_a_session_bound_verification(db):
     # services.report_completion (TeleSign's task) looks it up this way.
     outcome = services.check_code(verification.pk, "000000").outcome
     assert outcome in (CheckOutcome.INVALID, CheckOutcome.VERIFIED)
-    with pytest.raises(services.VerificationNotFound):
+    with pytest.raises(VerificationNotFound):
         services.get_verification(verification.pk, session=SessionStore())

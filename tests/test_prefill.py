@@ -16,7 +16,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.utils import timezone
 
-from phone_verify import limits, prefills
+from phone_verify import limits, prefills, retention
 from phone_verify.models import ConsentRecord, IdentityPrefill, Verification
 
 from .conftest import Api
@@ -382,7 +382,10 @@ def test_the_purge_blanks_old_identity_data_and_nothing_else(api, dqe, started, 
     IdentityPrefill.objects.filter(pk=recent.pk).update(data={"given_name": "Grace"})
     api.start(PHONE, consents={"sms": True})  # a verification and its consent record
 
-    call_command("purge_prefills", stdout=open("/dev/null", "w"))
+    assert retention.purge(dry_run=True)["identity_prefills_blanked"] == 1
+    assert IdentityPrefill.objects.get(pk=old.pk).data == {"given_name": "Ada"}  # dry run
+
+    call_command("phone_verify_purge", stdout=open("/dev/null", "w"))
 
     old.refresh_from_db()
     recent.refresh_from_db()
@@ -395,7 +398,7 @@ def test_the_purge_blanks_old_identity_data_and_nothing_else(api, dqe, started, 
     assert old.phone_number == "+33 6 ** ** *6 78" and old.status == "success"
     assert recent.data == {"given_name": "Grace"} and recent.purged_at is None
     assert Verification.objects.count() == 1 and ConsentRecord.objects.count() == 1
-    assert prefills.purge_prefills() == 0  # already purged: not again
+    assert retention.purge()["identity_prefills_blanked"] == 0  # already purged: not again
 
 
 def test_the_admin_masks_identity_data(api, dqe, started, staff_client):
@@ -412,18 +415,16 @@ def test_the_admin_masks_identity_data(api, dqe, started, staff_client):
     assert "Lovelace" not in html and "Ada" not in html and "L*******" in html
 
 
-def test_the_example_projects_beat_schedule_runs_the_purge_tasks_and_the_dispatcher(db):
+def test_the_example_projects_beat_schedule_runs_the_purge_and_the_dispatcher(db):
     from example_project.celery import app
 
     app.loader.import_default_modules()
     tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
     assert tasks == {
-        "phone_verify.tasks.purge_prefills",
         "phone_verify.tasks.purge_expired_data",
         "phone_verify.tasks.dispatch_sends",
     }
     assert app.tasks["phone_verify.tasks.dispatch_sends"].run() == 0  # no send owed here
-    assert app.tasks["phone_verify.tasks.purge_prefills"].run() == 0  # nothing old enough here
     assert set(app.tasks["phone_verify.tasks.purge_expired_data"].run().values()) == {0}
 
 

@@ -50,7 +50,8 @@ def test_dry_run_counts_and_changes_nothing(history):
 
     assert said == (
         "Would remove: 1 verifications deleted, 1 verifications reduced to proof, "
-        "2 delivery events deleted, 0 identity prefills deleted\n"
+        "2 delivery events deleted, 0 identity prefills blanked, "
+        "0 identity prefills deleted\n"
     )
     assert (Verification.objects.count(), DeliveryEvent.objects.count()) == before
 
@@ -77,6 +78,7 @@ def test_the_celery_task_purges_the_same(history):
         "verifications_deleted": 1,
         "verifications_reduced_to_proof": 1,
         "delivery_events_deleted": 2,
+        "identity_prefills_blanked": 0,
         "identity_prefills_deleted": 0,
     }
 

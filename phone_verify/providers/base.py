@@ -24,7 +24,7 @@ from django.core.checks import CheckMessage, Error
 from django.urls import NoReverseMatch, reverse
 
 from .. import inputs
-from ..conf import app_settings
+from ..conf import app_settings, setting_key
 from ..exceptions import MalformedCallback, MalformedRequest, NoCallbacks, ProviderError
 from ..status import SendResult, StatusReport, Verdict
 
@@ -262,7 +262,7 @@ class HttpProvider(Provider):
 
     def option_key(self, option: str) -> str:
         """How a message names one of this provider's options."""
-        return f"PHONE_VERIFY['PROVIDER_OPTIONS'][{self.name!r}][{option!r}]"
+        return f"{setting_key('PROVIDER_OPTIONS')}[{self.name!r}][{option!r}]"
 
     def check_configuration(self) -> list[CheckMessage]:
         errors: list[CheckMessage] = [

@@ -7,6 +7,9 @@ it; ``local``, we generate it, send it as ``verify_code``, check our hash, and r
 completion. Two ways to authenticate (``AUTH``): ``tsa`` (default: TeleSign's HMAC-SHA256
 signature, the key never travels) or ``basic``. Outcomes are decided on ``status.code`` and
 ``errors[].code`` of the answer, never on its HTTP status, as TeleSign asks.
+
+The signing of requests and the check of callbacks are in ``telesign_auth``; what TeleSign's
+codes mean to us, as data, in ``telesign_codes``.
 """
 
 from __future__ import annotations
@@ -14,24 +17,29 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import hashlib
-import hmac
 import logging
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from django.core.checks import CheckMessage, Error
 
-from ..conf import app_settings
+from ..conf import app_settings, setting_key
 from ..exceptions import CallbackUnauthenticated, MalformedCallback, ProviderError
 from ..sms import fits_one_sms, sms_length, with_webotp
 from ..status import SendResult, Status, StatusReport, Verdict
 from .base import HttpProvider, InboundCallback, OutgoingCode, ProviderRequest, ProviderResponse
+from .telesign_auth import (
+    basic_headers,
+    callback_is_signed,
+    signature,
+    string_to_sign,
+    tsa_headers,
+)
+from .telesign_codes import CODE_STATES, ERRORS, STATUS_CODES, TeleSignError, TeleSignStatus
 
 logger = logging.getLogger("phone_verify")
 
@@ -42,150 +50,6 @@ UCIDS = (
 )  # use-case codes TeleSign accepts
 LOCAL_CODE_LENGTHS = (3, 7)  # verify_code: 000 to 9999999
 SENDER_ID_MAX = 20
-
-
-@dataclass(frozen=True)
-class TeleSignStatus:
-    """What one ``status.code`` means to us."""
-
-    status: Status | None  # None: no change
-    description: str
-    retryable: bool = False  # on a send: try again later
-    reason: str = ""  # when the code says more than the status: a refusal of the number
-
-
-_S, _U, _R = Status.SENT, Status.UNDELIVERABLE, Status.REJECTED
-#: ``status.code`` of send answers, polls and callbacks -> our status.
-STATUS_CODES: dict[int, TeleSignStatus] = {
-    290: TeleSignStatus(Status.PENDING, "Message in progress"),
-    203: TeleSignStatus(_S, "Delivered to gateway"),
-    292: TeleSignStatus(_S, "Queued by gateway"),
-    295: TeleSignStatus(_S, "Status delayed"),
-    250: TeleSignStatus(_S, "Final status unknown"),
-    251: TeleSignStatus(_S, "Sent, no handset receipt within 12 h"),
-    200: TeleSignStatus(Status.DELIVERED, "Delivered to handset"),
-    201: TeleSignStatus(Status.DELIVERED, "Completed, suspicious activity"),
-    207: TeleSignStatus(_U, "Delivery error, unknown reason"),
-    210: TeleSignStatus(_U, "Temporary phone error"),
-    211: TeleSignStatus(_U, "Permanent phone error"),
-    220: TeleSignStatus(_U, "Cannot route"),
-    221: TeleSignStatus(Status.EXPIRED, "Message expired before delivery"),
-    222: TeleSignStatus(_U, "SMS not supported", reason="not_mobile"),
-    229: TeleSignStatus(_R, "Blocked by your request or blocklist"),
-    230: TeleSignStatus(_R, "Blocked by TeleSign's global blocklist"),
-    231: TeleSignStatus(_R, "Invalid or unsupported content"),
-    233: TeleSignStatus(_R, "Blocked: high risk score"),
-    237: TeleSignStatus(_R, "Blocked in the requested country"),
-    238: TeleSignStatus(_R, "Destination blocked by prefix"),
-    500: TeleSignStatus(Status.FAILED, "Transaction not attempted"),
-    501: TeleSignStatus(Status.FAILED, "Not authorised"),
-    502: TeleSignStatus(_R, "Campaign or short-code error"),
-    503: TeleSignStatus(_R, "Carrier rejected, temporary", retryable=True),
-    504: TeleSignStatus(_R, "Carrier rejected, permanent"),
-    505: TeleSignStatus(_R, "Gateway error, temporary", retryable=True),
-    506: TeleSignStatus(_R, "Gateway error, permanent"),
-    507: TeleSignStatus(_U, "Invalid destination", reason="invalid_phone_number"),
-    508: TeleSignStatus(_R, "Invalid source address"),
-    509: TeleSignStatus(_R, "Parameters problem"),
-    510: TeleSignStatus(_U, "Blocked by subscriber"),
-    511: TeleSignStatus(_U, "Subscriber low on credit"),
-    512: TeleSignStatus(_U, "Roaming error"),
-    513: TeleSignStatus(_U, "Number portability error"),
-    514: TeleSignStatus(_U, "Subscriber absent"),
-    515: TeleSignStatus(_R, "Suspected spam"),
-    517: TeleSignStatus(_R, "India DLT details not supported"),
-    518: TeleSignStatus(_R, "Blocked: SIM swap risk"),
-    519: TeleSignStatus(_R, "SIM swap check impossible"),
-    520: TeleSignStatus(_R, "Content not allowed"),
-    521: TeleSignStatus(_R, "Sender ID not allowed for destination"),
-    599: TeleSignStatus(None, "Status not available"),
-}
-
-
-@dataclass(frozen=True)
-class TeleSignError:
-    """What one ``errors[].code`` means to us."""
-
-    code: str  # our machine code (the verification's reason)
-    status: Status = Status.FAILED
-    retryable: bool = False
-
-
-_AUTH = TeleSignError("provider_auth")
-#: ``errors[].code`` -> our outcome. -10001 names its parameter: see ``_error_for``.
-ERRORS: dict[int, TeleSignError] = {
-    -10001: TeleSignError("provider_config"),
-    -10004: TeleSignError("expired", Status.EXPIRED),  # reference id expired
-    -10009: _AUTH,  # source IP not allowed
-    -10030: TeleSignError("provider_account"),  # insufficient prepaid funds
-    -10033: TeleSignError("number_not_allowed", Status.REJECTED),  # trial: unverified number
-    -20002: TeleSignError("provider_config"),  # product not enabled
-    -30013: TeleSignError("unknown_reference"),
-    -40006: TeleSignError("provider_config"),  # bad request
-    -40007: TeleSignError("provider_unavailable", retryable=True),  # rate limited
-    -40008: TeleSignError("provider_quota"),  # hard cap reached
-    -90001: TeleSignError("provider_unavailable", retryable=True),
-    # -30000 ... -30015: customer id, Authorization header, signature, date, nonce, key
-    **{code: _AUTH for code in range(-30015, -29999) if code != -30013},
-}
-
-#: ``verify.code_state`` of a check -> verdict; the others are errors (see ``check``).
-CODE_STATES: dict[str, Verdict] = {
-    "VALID": Verdict.VALID,
-    "INVALID": Verdict.INVALID,
-    "EXPIRED": Verdict.EXPIRED,
-    "MAX_ATTEMPTS_EXCEEDED": Verdict.LOCKED,  # TeleSign's own limit came before ours
-}
-
-
-def string_to_sign(
-    method: str, resource: str, *, content_type: str, body: str, nonce: str, date: str
-) -> str:
-    """TeleSign's canonical request, as its official SDKs build it (python_telesign's
-    ``RestClient.generate_telesign_headers``, Node's ``generateTeleSignHeaders``): method,
-    content type, the ``Date`` header, the x-ts headers, the body (only when there is a content
-    type and a body), the resource path without the host or query string."""
-    lines = [method, content_type, date, "x-ts-auth-method:HMAC-SHA256", f"x-ts-nonce:{nonce}"]
-    if content_type and body:
-        lines.append(body)
-    lines.append(resource)
-    return "\n".join(lines)
-
-
-def signature(api_key: str, message: str | bytes) -> str:
-    """base64(HMAC-SHA256(base64decode(api_key), message)): requests and callbacks alike."""
-    data = message.encode() if isinstance(message, str) else message
-    return base64.b64encode(
-        hmac.new(base64.b64decode(api_key), data, hashlib.sha256).digest()
-    ).decode()
-
-
-def tsa_headers(
-    customer_id: str,
-    api_key: str,
-    method: str,
-    resource: str,
-    *,
-    content_type: str,
-    body: str,
-    nonce: str,
-    date: str,
-) -> dict[str, str]:
-    """The headers of a request signed with TeleSign's TSA scheme, dated with ``Date`` as the
-    official SDKs date every request TeleSign's servers see. (TeleSign also documents an
-    ``x-ts-date`` header in place of it, which no current SDK sends: we do not either.)"""
-    to_sign = string_to_sign(
-        method, resource, content_type=content_type, body=body, nonce=nonce, date=date
-    )
-    headers = {
-        "Authorization": f"TSA {customer_id}:{signature(api_key, to_sign)}",
-        "Date": date,
-        "x-ts-auth-method": "HMAC-SHA256",
-        "x-ts-nonce": nonce,
-    }
-    if content_type:
-        headers["Content-Type"] = content_type
-    return headers
 
 
 class TeleSignProvider(HttpProvider):
@@ -232,10 +96,7 @@ class TeleSignProvider(HttpProvider):
         customer_id = str(self.options.get("CUSTOMER_ID", ""))
         api_key = str(self.options.get("API_KEY", ""))
         if self.auth == "basic":
-            token = base64.b64encode(f"{customer_id}:{api_key}".encode()).decode()
-            headers = {"Authorization": f"Basic {token}"}
-            if content_type:
-                headers["Content-Type"] = content_type
+            headers = basic_headers(customer_id, api_key, content_type=content_type)
         else:
             headers = tsa_headers(
                 customer_id,
@@ -347,29 +208,13 @@ class TeleSignProvider(HttpProvider):
     # --- callbacks --------------------------------------------------------------------------
 
     def authenticate_callback(self, callback: InboundCallback) -> None:
-        """The raw body must be signed with our API key; checked before anything is parsed.
-
-        Every form TeleSign documents is accepted, in ``Authorization`` or
-        ``X-TS-Authorization``: ``TSA <customer id>:<signature>`` (the scheme in any case; the
-        customer id, when given, must be ours) or the bare signature (what python_telesign's
-        ``verify_telesign_callback_signature`` compares the header with).
-        """
-        api_key = str(self.options.get("API_KEY") or "")
-        if not api_key:
-            # Without a key, anyone can sign: an HMAC with an empty key proves nothing.
-            raise CallbackUnauthenticated()
-        try:
-            expected = signature(api_key, callback.body)
-        except (binascii.Error, ValueError):  # a key that is not base64 (system check E301)
-            raise CallbackUnauthenticated() from None
-        customer_id = str(self.options.get("CUSTOMER_ID", ""))
-        claims = [
-            _claimed_signature(callback.headers.get(header, ""), customer_id)
-            for header in CALLBACK_HEADERS
-        ]
-        # Every header is compared (no early exit), each in constant time.
-        matches = [hmac.compare_digest(claim.encode(), expected.encode()) for claim in claims]
-        if not any(matches):
+        """The raw body must be signed with our API key (see ``telesign_auth``); checked before
+        anything is parsed."""
+        if not callback_is_signed(
+            callback,
+            customer_id=str(self.options.get("CUSTOMER_ID", "")),
+            api_key=str(self.options.get("API_KEY") or ""),
+        ):
             raise CallbackUnauthenticated()
 
     def parse_callback(self, callback: InboundCallback) -> list[StatusReport]:
@@ -426,7 +271,7 @@ class TeleSignProvider(HttpProvider):
         if self.code_mode == "local" and not low <= app_settings.CODE_LENGTH <= high:
             errors.append(
                 Error(
-                    f"PHONE_VERIFY['CODE_LENGTH'] must be from {low} to {high} with TeleSign "
+                    f"{setting_key('CODE_LENGTH')} must be from {low} to {high} with TeleSign "
                     f"in local code mode, not {app_settings.CODE_LENGTH}.",
                     id="phone_verify.E304",
                 )
@@ -504,22 +349,6 @@ class TeleSignProvider(HttpProvider):
             retryable=known.retryable,
             response=dict(answer),
         )
-
-
-CALLBACK_HEADERS = ("Authorization", "X-TS-Authorization")
-_TSA = re.compile(r"tsa\s+(?P<customer>[^:]*):(?P<signature>\S+)", re.IGNORECASE)
-
-
-def _claimed_signature(value: str, customer_id: str) -> str:
-    """The signature one header claims: from ``TSA <customer id>:<signature>`` (any case of the
-    scheme; "" if the customer id is not ours), or the bare value; "" when there is none."""
-    value = value.strip()
-    match = _TSA.fullmatch(value)
-    if match is None:
-        return "" if " " in value else value
-    if not hmac.compare_digest(match["customer"].encode(), customer_id.encode()):
-        return ""
-    return match["signature"]
 
 
 def _parse_time(answer: Mapping[str, Any]) -> dt.datetime | None:

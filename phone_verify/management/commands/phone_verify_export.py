@@ -9,8 +9,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.serializers.json import DjangoJSONEncoder
 
-from phone_verify.admin_filters import normalize_phone
 from phone_verify.exceptions import PhoneVerifyError
+from phone_verify.phones import normalize_phone
 from phone_verify.retention import subject_data
 
 

@@ -1,4 +1,5 @@
-"""``manage.py phone_verify_purge [--dry-run]``: apply PHONE_VERIFY['VERIFICATION_RETENTION']."""
+"""``manage.py phone_verify_purge [--dry-run]``: apply every retention rule
+(PHONE_VERIFY['VERIFICATION_RETENTION'] and ['PREFILL_RETENTION'])."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ class Command(BaseCommand):
     help = (
         "Delete verifications and delivery events older than "
         "PHONE_VERIFY['VERIFICATION_RETENTION'] (a verification a consent record points to keeps "
-        "its proof fields), and identity prefills as old. Consent records are kept."
+        "its proof fields), and identity prefills as old; blank the identity data of prefills "
+        "older than PHONE_VERIFY['PREFILL_RETENTION']. Consent records are kept."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:

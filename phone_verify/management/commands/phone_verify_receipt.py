@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from phone_verify.admin_filters import normalize_phone
 from phone_verify.exceptions import PhoneVerifyError
+from phone_verify.phones import normalize_phone
 from phone_verify.receipts import receipt_json
 
 

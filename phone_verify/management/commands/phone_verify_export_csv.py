@@ -1,5 +1,5 @@
-"""``manage.py export_consents``: consent records as CSV on standard output (or ``--output``),
-streamed row by row; filters as in the admin list."""
+"""``manage.py phone_verify_export_csv``: consent records as CSV on standard output (or
+``--output``), streamed row by row; filters as in the admin list."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_date
 
-from phone_verify.admin_filters import filter_records
 from phone_verify.exceptions import InvalidPhoneNumber
-from phone_verify.exports import consent_rows, csv_lines
+from phone_verify.exports import consent_rows, csv_lines, filter_records
 from phone_verify.models import ConsentRecord
 
 
