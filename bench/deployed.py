@@ -3,6 +3,7 @@
 
     .venv/bin/pip install -e ".[bench]"
     .venv/bin/python bench/deployed.py [--duration 30] [--users 1 8 32] [--rounds 1] [--quick]
+                                       [--profile DIR]
 
 Each scenario is served as a site serves it: gunicorn (``2 x cores`` workers) on PostgreSQL
 (``BENCH_PG``; a fresh database per scenario), for us a Celery worker (thread pool) on a real
@@ -44,7 +45,8 @@ from run import DB_PREFIX, DPV_PYTHON, PG, ensure_dpv  # noqa: E402
 AMQP = os.environ.get("BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672//")
 CORES = os.cpu_count() or 1
 SERVER_WORKERS = 2 * CORES
-WORKER_THREADS = 16  # docs/celery.md's pool for I/O-bound sends: threads, above sends in flight
+# docs/celery.md's pool for I/O-bound sends: threads, above the provider calls in flight.
+WORKER_THREADS = int(os.environ.get("BENCH_WORKER_THREADS", "16"))
 
 
 @dataclass(frozen=True)
@@ -146,8 +148,33 @@ def rabbitmq_cleanup(queue: str) -> None:
         conn.default_channel.queue_delete(queue)
 
 
+def profile(processes: dict[str, subprocess.Popen], seconds: float, into: Path | None) -> list:
+    """py-spy recording the server's and the worker's processes (``--profile DIR``): only the
+    samples of threads holding the GIL, that is running Python, not waiting on a socket or a
+    database; a flame graph per group."""
+    if into is None:
+        return []
+    into.mkdir(parents=True, exist_ok=True)
+    spies = []
+    for name in ("server", "worker"):
+        if name in processes:
+            args = [str(BIN / "py-spy"), "record", "--pid", str(processes[name].pid),
+                    "--subprocesses", "--gil", "--nonblocking", "--rate", "200",
+                    "--duration", str(max(1, int(seconds))), "--format", "flamegraph",
+                    "--output", str(into / f"{name}.svg")]  # fmt: skip
+            spies.append(
+                subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            )
+    return spies
+
+
 def run_scenario(
-    s: Scenario, duration: float, latency: float, redis_port: int, work: Path
+    s: Scenario,
+    duration: float,
+    latency: float,
+    redis_port: int,
+    work: Path,
+    profile_into: Path | None = None,
 ) -> Result:
     log = work / f"{s.variant}-{s.provider}-{s.server}-{s.broker}-{s.users}.log"
     log.write_text("")
@@ -225,19 +252,22 @@ def run_scenario(
             [
                 str(BIN / "locust"), "-f", str(HERE / "locustfile.py"), "--headless",
                 "--users", str(s.users), "--spawn-rate", str(s.users), "--run-time",
-                f"{duration}s", "--host", f"http://127.0.0.1:{port}", "--csv", str(csv_prefix),
+                f"{duration:g}s", "--host", f"http://127.0.0.1:{port}", "--csv", str(csv_prefix),
                 "--reset-stats", "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "10",
             ],
             {"BENCH_VARIANT": s.variant, "BENCH_PROVIDER_URL": fake_url},
             log,
         )  # fmt: skip
         processes["locust"] = locust
+        spies = profile(processes, duration - 2, profile_into and profile_into / log.stem)
         cpu_before["locust"] = 0.0
         cpu_locust = 0.0
         while locust.poll() is None:  # its CPU time is lost once it exits
             cpu_locust = cpu_seconds(locust) or cpu_locust
             time.sleep(0.2)
         cpu_after = {name: cpu_seconds(p) for name, p in processes.items()}
+        for spy in spies:
+            spy.wait()
         cpu_after["locust"] = cpu_locust
         busy_after = machine_cpu()
         stats = read_stats(csv_prefix)
@@ -394,6 +424,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--latency", type=float, default=0.150, help="the fake provider's")
     parser.add_argument("--quick", action="store_true", help="a smoke run of every part")
+    parser.add_argument("--profile", type=Path, help="py-spy flame graphs into this directory")
     args = parser.parse_args()
     # A SIGTERM unwinds like an error: every process started is stopped on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))
@@ -432,7 +463,9 @@ def main() -> None:
                 import redis
 
                 redis.Redis(port=redis_port).flushall()
-                result = run_scenario(scenario, args.duration, args.latency, redis_port, work)
+                result = run_scenario(
+                    scenario, args.duration, args.latency, redis_port, work, args.profile
+                )
                 print_result(result)
                 results.append(result)
     finally:

@@ -104,7 +104,7 @@ class BenchFortytwo(BenchFake, FakeFortytwo):
 def main() -> None:
     kind, port, latency = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
     fake = BenchTeleSign(latency=latency) if kind == "telesign" else BenchFortytwo(latency=latency)
-    server = serve(fake, port)
+    server = serve(fake, port, keep_alive=True)  # as real providers' HTTPS APIs
     print(f"fake {kind} on http://127.0.0.1:{server.server_address[1]}", flush=True)
     threading.Event().wait()
 

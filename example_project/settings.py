@@ -77,6 +77,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The rate-limit counters live here: Redis (redis://127.0.0.1:6379/1) when several processes
 # serve the site, else each process would count alone (warning phone_verify.W401).
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+if CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache":
+    # django-environ picks django-redis for redis:// when it is installed (the test extra
+    # installs it); this project runs Django's own RedisCache, whatever else is installed.
+    CACHES["default"]["BACKEND"] = "django.core.cache.backends.redis.RedisCache"
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
     # A Redis that is down must fail fast: sends and checks then answer 503 at once, instead
     # of each request waiting for the system's connect timeout (minutes on a lost host).

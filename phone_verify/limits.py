@@ -6,14 +6,13 @@ hour): no calendar reset doubles a budget around midnight, and a budget spent co
 most one window after the calls that spent it. ``hit_all`` takes one unit of each budget a call
 needs, in order; the call that would go past one is refused with ``RateLimited`` (429 with
 ``Retry-After``: the seconds until the oldest slot still counted leaves the window), and gives
-back what it took: a refused call costs nothing, so retrying never prolongs a block. Counters
-are incremented atomically by the cache (``add`` then ``incr``: atomic in Redis and in the
-local-memory cache), so concurrent requests can never all slip under the limit.
+back what it took: a refused call costs nothing, so retrying never prolongs a block. The
+counts are kept by ``counters``: atomically (concurrent requests can never all slip under the
+limit), in one round trip on Redis; when the cache cannot be reached, the limits fail closed
+with ``CountersUnavailable`` (503), logging the incident once, not once per request.
 
 The counters are only as good as their cache: ``counter_store`` says whether a backend can
-hold them (shared and atomic, per process, or not at all), for the system checks; and when the
-cache cannot be reached, the limits fail closed with ``CountersUnavailable`` (503), logging the
-incident once, not once per request.
+hold them (shared and atomic, per process, or not at all), for the system checks.
 
 Subjects are hashed into the key (no phone number in the cache), and a limit set to ``None``
 is off.
@@ -23,25 +22,20 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import logging
 import math
-import threading
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable
 
 from django.conf import settings
-from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.utils.module_loading import import_string
 
+from . import counters
 from .conf import app_settings
-from .exceptions import CountersUnavailable, RateLimited
-
-logger = logging.getLogger("phone_verify")
+from .counters import in_counter_cache
+from .exceptions import RateLimited
 
 # name -> (calls allowed, window in seconds). Overridden key by key by RATE_LIMITS.
 DEFAULT_LIMITS: dict[str, tuple[int, int] | None] = {
@@ -89,162 +83,59 @@ def hit(name: str, subject: str | None) -> None:
 def hit_all(hits: Iterable[tuple[str, str | None]]) -> None:
     """Take one unit of each ``(limit, subject)`` budget in order; at the first refusal, give
     back the units already taken and raise. Put the caller's own budget (its IP) first, so a
-    refused caller never even touches anyone else's."""
-    taken: list[str] = []
-    try:
-        for name, subject in hits:
-            key = _take(name, subject)
-            if key is not None:
-                taken.append(key)
-    except RateLimited:
-        for key in taken:
-            _give_back(key)
-        raise
-
-
-def _take(name: str, subject: str | None) -> str | None:
-    """One unit of budget ``name`` for ``subject``; the key of the slot counted, to give it
-    back. Raises ``RateLimited`` (having given it back) past the limit."""
-    rule = limit(name)
-    if rule is None or not subject:
-        return None
-    allowed, window = rule
+    refused caller never even touches anyone else's. One round trip on Redis."""
     now = time.time()
-    slots = _Slots.of(name, subject, window, now)
-    count, earlier = _counted(lambda cache: _add_one(cache, slots), slots.earlier)
-    if count + sum(earlier) <= allowed:
-        return slots.current
-    _give_back(slots.current)
-    oldest = slots.first + next((i for i, n in enumerate(earlier) if n), SLOTS - 1)
-    retry_after = max(1, math.ceil((oldest + SLOTS) * slots.length - now))
-    raise RateLimited(limit=name, retry_after=retry_after)
+    rules: list[tuple[str, int]] = []
+    budgets: list[counters.Budget] = []
+    for name, subject in hits:
+        rule = limit(name)
+        if rule is None or not subject:
+            continue
+        allowed, window = rule
+        rules.append((name, window))
+        budgets.append(_budget(name, subject, window, now, allowed))
+    if not budgets:
+        return
+    taken = counters.take(budgets)
+    if taken.refused is not None:
+        name, window = rules[taken.refused]
+        # Room again when the oldest slot still counted leaves the window.
+        retry_after = math.ceil((taken.oldest + SLOTS) * (window / SLOTS) - now)
+        raise RateLimited(limit=name, retry_after=max(1, retry_after))
 
 
 def record(name: str, subject: str, window: int) -> int:
     """Count one event of ``subject`` in a sliding window of ``window`` seconds, with no limit
     (what the pumping guard watches); answer the window's total."""
-    slots = _Slots.of(name, subject, window, time.time())
-    count, earlier = _counted(lambda cache: _add_one(cache, slots), slots.earlier)
-    return count + sum(earlier)
+    return counters.take([_budget(name, subject, window, time.time())]).total
 
 
 def total(name: str, subject: str, window: int) -> int:
     """The events of ``subject`` counted by ``record`` in the last ``window`` seconds."""
-    slots = _Slots.of(name, subject, window, time.time())
-    _, counts = _counted(lambda cache: 0, [*slots.earlier, slots.current])
-    return sum(counts)
+    return sum(counters.read(_budget(name, subject, window, time.time()).keys))
 
 
 def forget(name: str, subject: str, window: int) -> None:
     """Drop the counts of ``subject`` (counting starts over)."""
-    slots = _Slots.of(name, subject, window, time.time())
-    _counted(lambda cache: cache.delete_many([*slots.earlier, slots.current]) or 0, [])
+    counters.drop(_budget(name, subject, window, time.time()).keys)
 
 
-@dataclass(frozen=True)
-class _Slots:
-    """The cache keys of one subject's sliding window at one moment: the current slot's, and
-    the earlier ones still counted."""
-
-    current: str
-    earlier: list[str]
-    first: int  # index of the oldest slot counted
-    length: float  # seconds per slot
-    timeout: int  # how long a slot must live: until it leaves the window
-
-    @classmethod
-    def of(cls, name: str, subject: str, window: int, now: float) -> _Slots:
-        length = window / SLOTS
-        current = math.floor(now / length)
-        digest = hashlib.sha256(f"{name}:{subject}".encode()).hexdigest()[:32]
-        first = current - SLOTS + 1
-        prefix = f"phone_verify:rl:{name}:{window}"
-        return cls(
-            current=f"{prefix}:{current}:{digest}",
-            earlier=[f"{prefix}:{slot}:{digest}" for slot in range(first, current)],
-            first=first,
-            length=length,
-            timeout=math.ceil(window + length),
-        )
-
-
-def _add_one(cache: Any, slots: _Slots) -> int:
-    """Add one to the current slot, atomically; its new value."""
-    cache.add(slots.current, 0, timeout=slots.timeout)
-    try:
-        return cache.incr(slots.current)
-    except ValueError:  # expired between add and incr: this call is the slot's first
-        cache.add(slots.current, 1, timeout=slots.timeout)
-        return 1
-
-
-def in_counter_cache(operation: Callable[[Any], Any]) -> Any:
-    """Run ``operation(cache)`` on the counter cache, failing closed as the limits do."""
-    return _counted(operation, [])[0]
-
-
-def _counted(change: Callable[[Any], Any], read: list[str]) -> tuple[Any, list[int]]:
-    """Run ``change`` on the counter cache, then read the ``read`` keys' counts; failing
-    closed (``CountersUnavailable``) when the cache cannot be reached."""
-    alias = app_settings.RATE_LIMIT_CACHE
-    cache = caches[alias]
-    try:
-        changed = change(cache)
-        found = cache.get_many(read) if read else {}
-    # Each backend raises its own errors (redis.ConnectionError, pymemcache's, OSError...):
-    # whichever it is, nothing was counted, so nothing may be sent or checked.
-    except Exception as error:
-        _unreachable(alias, error)
-        raise CountersUnavailable() from None
-    _reachable(alias)
-    return changed, [int(found.get(key) or 0) for key in read]
-
-
-def _give_back(key: str) -> None:
-    """Undo one count of ``key`` (a refused call costs nothing); best effort: a slot that
-    expired meanwhile, or a cache that just failed, has nothing to give back."""
-    try:
-        caches[app_settings.RATE_LIMIT_CACHE].decr(key)
-    except Exception:  # noqa: BLE001  (any backend's error: nothing to undo then)
-        pass
-
-
-# Aliases of the counter caches found unreachable, with when and how often since: the log
-# says so once per incident (per process), and once more when the cache answers again.
-_incidents: dict[str, list[float]] = {}
-_incidents_lock = threading.Lock()
-
-
-def _unreachable(alias: str, error: Exception) -> None:
-    with _incidents_lock:
-        incident = _incidents.get(alias)
-        if incident is not None:
-            incident[1] += 1
-            return
-        _incidents[alias] = [time.monotonic(), 1]
-    # No traceback: the cause is the cache, not this code, and one line says it all.
-    logger.error(
-        "rate-limit cache %r (%s) cannot be reached (%s: %s): sends and checks answer 503 "
-        "service_unavailable until it answers again",
-        alias,
-        settings.CACHES.get(alias, {}).get("BACKEND", "?"),
-        type(error).__name__,
-        error,
+def _budget(
+    name: str, subject: str, window: int, now: float, allowed: int | None = None
+) -> counters.Budget:
+    """The sliding window of ``subject`` under ``name`` at ``now``: ``SLOTS`` slots of
+    ``window / SLOTS`` seconds, the current one last, each living until it leaves the window.
+    The subject is hashed into the keys: no phone number in the cache."""
+    length = window / SLOTS
+    current = math.floor(now / length)
+    return counters.Budget(
+        prefix=f"phone_verify:rl:{name}:{window}",
+        digest=hashlib.sha256(f"{name}:{subject}".encode()).hexdigest()[:32],
+        first=current - SLOTS + 1,
+        current=current,
+        timeout=math.ceil(window + length),
+        allowed=allowed,
     )
-
-
-def _reachable(alias: str) -> None:
-    if alias not in _incidents:  # the usual case: a dict lookup, no lock
-        return
-    with _incidents_lock:
-        incident = _incidents.pop(alias, None)
-    if incident is not None:
-        logger.warning(
-            "rate-limit cache %r answers again after %.0f s; %d calls were refused meanwhile",
-            alias,
-            time.monotonic() - incident[0],
-            incident[1],
-        )
 
 
 def guessing_bound() -> tuple[int, int] | None:

@@ -32,10 +32,19 @@ class Fake(Protocol):
         ...
 
 
-def serve(fake: Fake, port: int = 0) -> ThreadingHTTPServer:
-    """Start ``fake`` on 127.0.0.1 in a daemon thread; ``server.server_address`` has the port."""
+class _Server(ThreadingHTTPServer):
+    # socketserver's backlog of 5 resets connections when a worker's 16 threads connect at once.
+    request_queue_size = 128
+
+
+def serve(fake: Fake, port: int = 0, *, keep_alive: bool = False) -> ThreadingHTTPServer:
+    """Start ``fake`` on 127.0.0.1 in a daemon thread; ``server.server_address`` has the port.
+    With ``keep_alive`` it speaks HTTP/1.1 and keeps connections open, as real providers do
+    (the benchmark's fake); otherwise HTTP/1.0, a connection per request."""
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
         def _handle(self) -> None:
             url = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
@@ -62,7 +71,7 @@ def serve(fake: Fake, port: int = 0) -> ThreadingHTTPServer:
         def log_message(self, format: str, *args: Any) -> None:
             pass  # quiet: tests read what the fake recorded instead
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server = _Server(("127.0.0.1", port), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 

@@ -8,6 +8,7 @@ A provider knows one provider's wire format and nothing about views or the ORM: 
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -17,11 +18,13 @@ from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
 import requests
+import requests.adapters
+import requests.utils
 from django.core.checks import CheckMessage, Error
 from django.urls import NoReverseMatch, reverse
 
 from .. import inputs
-from ..conf import app_settings
+from ..conf import app_settings, setting_key
 from ..exceptions import MalformedCallback, MalformedRequest, NoCallbacks, ProviderError
 from ..status import SendResult, StatusReport, Verdict
 
@@ -211,9 +214,26 @@ class HttpProvider(Provider):
     #: Options that must be set (system check ``phone_verify.E101``).
     required_options: ClassVar[tuple[str, ...]] = ("URL",)
 
+    #: Connections kept open to the provider: above the worker threads that call it at once
+    #: (docs/celery.md recommends 16), or every call past requests' default of 10 would open
+    #: a new one and throw it away.
+    pool_size: ClassVar[int] = 32
+
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(options)
-        self.session = requests.Session()
+        session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=self.pool_size)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        # The environment's proxies (HTTPS_PROXY, NO_PROXY...) and CA bundle
+        # (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE) are read once, here, as httpx reads them when a
+        # client is built: requests would read them on every call (3 % of a worker's CPU), and
+        # ~/.netrc too, whose credentials would replace a provider's own Authorization header.
+        session.trust_env = False
+        session.proxies = requests.utils.get_environ_proxies(self.base_url or "https://")
+        ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        session.verify = ca_bundle or True
+        self.session = session
 
     @property
     def base_url(self) -> str:
@@ -242,7 +262,7 @@ class HttpProvider(Provider):
 
     def option_key(self, option: str) -> str:
         """How a message names one of this provider's options."""
-        return f"PHONE_VERIFY['PROVIDER_OPTIONS'][{self.name!r}][{option!r}]"
+        return f"{setting_key('PROVIDER_OPTIONS')}[{self.name!r}][{option!r}]"
 
     def check_configuration(self) -> list[CheckMessage]:
         errors: list[CheckMessage] = [

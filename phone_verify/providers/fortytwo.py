@@ -24,7 +24,7 @@ from django.core.checks import CheckMessage, Error, Warning
 from django.utils import timezone
 
 from ..codes import matches_any_secret
-from ..conf import app_settings
+from ..conf import app_settings, setting_key
 from ..exceptions import CallbackRejected, MalformedCallback, ProviderError
 from ..sms import fits_one_sms, sms_length, with_webotp
 from ..status import SendResult, Status, StatusReport, Verdict
@@ -244,7 +244,7 @@ class FortytwoProvider(HttpProvider):
         if not low <= app_settings.CODE_LENGTH <= high:
             errors.append(
                 Error(
-                    f"PHONE_VERIFY['CODE_LENGTH'] must be from {low} to {high} with Fortytwo, "
+                    f"{setting_key('CODE_LENGTH')} must be from {low} to {high} with Fortytwo, "
                     f"not {app_settings.CODE_LENGTH}.",
                     id="phone_verify.E202",
                 )
@@ -267,7 +267,7 @@ class FortytwoProvider(HttpProvider):
         if not app_settings.WEBHOOK_SECRETS:
             errors.append(
                 Warning(
-                    "Fortytwo is not given a callback URL: PHONE_VERIFY['WEBHOOK_SECRETS'] "
+                    f"Fortytwo is not given a callback URL: {setting_key('WEBHOOK_SECRETS')} "
                     "is empty, so no delivery report will arrive.",
                     hint="Set a long random secret (the example project: "
                     "PHONE_VERIFY_WEBHOOK_SECRET).",

@@ -106,9 +106,11 @@ def poll_delivery(verification_id: object) -> bool:
     finally:
         Verification.objects.filter(pk=verification_id).update(poll_lease_until=None)
     if report is not None:
+        # The row as apply_report left it (read under its lock), or as read after the claim:
+        # reading it again would only catch a change made since, which its own poll covers
+        # (a resend polls its code; a later report settles what the next poll's claim sees).
         verification = apply_report(report, provider=provider.name, kind=DeliveryEvent.Kind.POLL)
         verification = verification or Verification.objects.get(pk=verification_id)
-    verification.refresh_from_db(fields=["status", "polls", "expires_at"])
     return (
         verification.status in UNSETTLED
         and verification.polls < app_settings.POLL_MAX
