@@ -10,8 +10,9 @@ On Redis (Django's ``RedisCache``, or django-redis' default client, the Redis ca
 ``take`` is one round trip: a Lua script run by ``EVALSHA`` does every step inside Redis, so
 the budgets are taken atomically, all or none (unless the cache's ``KEY_FUNCTION`` hashes keys:
 the script builds the slots' keys itself). On any other cache with an atomic ``incr``
-(local memory, memcached) each budget costs ``add``, ``incr`` and ``get_many``, with the same
-answer: each increment is atomic, so concurrent calls can never all slip under a limit.
+(local memory, memcached) each budget costs ``add``, ``incr`` and ``get_many`` (on the
+local-memory cache, a read of the earlier slots under one lock: ``_local_counts``), with the
+same answer: each increment is atomic, so concurrent calls can never all slip under a limit.
 
 When the cache cannot be reached, every operation fails closed with ``CountersUnavailable``
 (503), logging the incident once, not once per request.
