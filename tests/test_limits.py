@@ -230,3 +230,30 @@ def test_a_forged_forwarded_for_does_not_escape_the_ip_limit(api, settings):
             for i in range(3)
         ]
     assert answers == [201, 201, 429]
+
+
+def test_the_local_memory_counts_are_what_get_many_reads():
+    """The local-memory cache's counts are read without ``get``'s per-key memcached check
+    (``counters._local_counts``): the same keys (the cache's prefix, version and key function),
+    the same values, an expired count deleted as ``get`` deletes it, a live one moved to the
+    front of the LRU order as ``get`` moves it."""
+    from django.core.cache.backends.locmem import LocMemCache
+
+    from phone_verify import counters
+
+    cache = LocMemCache("local-counts-test", {"KEY_PREFIX": "site", "VERSION": 3})
+    cache.clear()
+    keys = ["w:0:d", "w:1:d", "w:2:d", "w:3:d", "w:4:d"]
+    cache.set("w:1:d", 3)
+    cache.set("w:2:d", 0)
+    cache.set("w:3:d", 4, timeout=0)  # expired already
+    cache.set("w:4:d", 2)  # now first in the LRU order, w:1:d last
+    assert counters._local_counts(cache, keys) == [0, 3, 0, 0, 2]
+    assert cache.make_key("w:3:d") not in cache._cache  # deleted, as get deletes it
+    # Each live count read moves to the front: the last read first, the first read last.
+    assert list(cache._cache) == [cache.make_key(key) for key in ("w:4:d", "w:2:d", "w:1:d")]
+    found = cache.get_many(keys)
+    assert [int(found.get(key) or 0) for key in keys] == [0, 3, 0, 0, 2]
+    assert counters._counts(cache, keys) == [0, 3, 0, 0, 2]
+    assert counters._counts(cache, []) == []
+    cache.clear()
