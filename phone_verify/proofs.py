@@ -30,9 +30,9 @@ from django.db.models import Model
 from .consents import CONSENT_KEYS
 from .signing import canonical_json, digest, sign, verify
 
-# models.py calls this module when a record is saved: records and the chain head are typed as
-# Django models here, and the head's model is looked up by name, so that this module never
-# imports models.py (no import cycle).
+# The models (models/consents.py) call this module when a record is saved: records and the
+# chain head are typed as Django models here, and the head's model is looked up by name, so
+# that this module (a base module) never imports the models (no import cycle, no upward import).
 ConsentRecord = Model
 ConsentChainHead = Model
 
