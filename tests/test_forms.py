@@ -171,6 +171,67 @@ def test_signup_without_javascript(web, outbox):
     assert ConsentRecord.objects.get(verification=verification).granted == ["sms"]
 
 
+@pytest.mark.parametrize("plain", [PhoneNumber.from_string, str], ids=["PhoneNumber", "str"])
+def test_a_number_handed_back_plain_by_the_site_is_still_verified(
+    db, outbox, plain, django_capture_on_commit_callbacks
+):
+    """A site's ``clean_phone_number`` (or a field of its own) may hand back a plain
+    ``PhoneNumber`` or text instead of our checked number: the form still checks it by our
+    rules and still requires the code; it never lets the signup through unverified."""
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.test import RequestFactory
+
+    from example_project.forms import SignupForm
+
+    class NormalizingSignupForm(SignupForm):
+        def clean_phone_number(self):
+            return plain(self.cleaned_data["phone_number"].as_e164)
+
+    def form(**fields: str) -> NormalizingSignupForm:
+        request = RequestFactory().post("/signup/")
+        request.session = session
+        return NormalizingSignupForm({**ACCOUNT, **PHONE_FIELDS, **fields}, request=request)
+
+    session = SessionStore()
+    unverified = form()
+    assert not unverified.is_valid()
+    assert unverified.errors["code"] and not User.objects.exists()
+
+    asked = form(consents_sms="1", phone_verify_action="send")
+    with django_capture_on_commit_callbacks(execute=True):  # the send, as after a request
+        assert not asked.is_valid() and asked.code_sent
+    verification = Verification.objects.get()
+    assert verification.phone_number == PHONE
+
+    done = form(
+        consents_sms="1", verification_id=str(verification.pk), code=outbox.last_code(PHONE)
+    )
+    assert done.is_valid(), done.errors
+    user = done.save()
+    verification.refresh_from_db()
+    assert verification.user == user and verification.status == "verified"
+
+
+def test_a_site_value_that_is_no_mobile_number_is_a_phone_error(db):
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.test import RequestFactory
+
+    from example_project.forms import SignupForm
+
+    class LandlineSignupForm(SignupForm):
+        def clean_phone_number(self):
+            return "+33142685300"  # a Paris landline: no SMS reaches it
+
+    request = RequestFactory().post("/signup/")
+    request.session = SessionStore()
+    form = LandlineSignupForm(
+        {**ACCOUNT, **PHONE_FIELDS, "consents_sms": "1", "phone_verify_action": "send"},
+        request=request,
+    )
+    assert not form.is_valid()
+    assert form.errors["phone_number"] and not Verification.objects.exists()
+
+
 def verified_through_the_api(client: Client, outbox, consents: dict) -> str:
     """What the page's script does: start a verification, then check the code."""
     answer = client.post(

@@ -141,13 +141,22 @@ class PhoneNumberField(SplitPhoneNumberField):
         region, number = data_list
         if number.lstrip().startswith(("+", "00")):
             region = ""  # an international number says its country itself
-        try:
-            parsed = parse_phone(number, region or None)
-        except InvalidPhoneNumber as error:
-            raise forms.ValidationError(error.detail, code=error.code) from None
-        checked = CheckedPhoneNumber.from_string(parsed.e164)
-        checked.parsed = parsed
-        return checked
+        return checked_phone(number, region or None)
+
+
+def checked_phone(value: PhoneNumber | str, region: str | None = None) -> CheckedPhoneNumber:
+    """``value`` checked by our rules (``parse_phone``), as the ``CheckedPhoneNumber`` the flow
+    takes as it is; ``forms.ValidationError`` in the user's language when it is not a mobile
+    number we can text."""
+    if isinstance(value, PhoneNumber):
+        value = value.as_e164 or value.raw_input
+    try:
+        parsed = parse_phone(value, region)
+    except InvalidPhoneNumber as error:
+        raise forms.ValidationError(error.detail, code=error.code) from None
+    checked = CheckedPhoneNumber.from_string(parsed.e164)
+    checked.parsed = parsed
+    return checked
 
 
 # --- consents -------------------------------------------------------------------------------

@@ -20,7 +20,13 @@ from ..models import ConsentRecord, Verification
 from ..phones import PhoneLike, phone_text
 from ..session import remembers
 from ..status import CheckOutcome, Status
-from .fields import CheckedPhoneNumber, ConsentField, OneTimeCodeField, PhoneNumberField
+from .fields import (
+    CheckedPhoneNumber,
+    ConsentField,
+    OneTimeCodeField,
+    PhoneNumberField,
+    checked_phone,
+)
 
 #: The name of the submit button that asks for a code (without JavaScript).
 SEND_ACTION = "phone_verify_action"
@@ -80,8 +86,17 @@ class PhoneVerificationFormMixin(forms.Form):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         phone = cleaned.get("phone_number")
-        if not isinstance(phone, CheckedPhoneNumber):  # (not ``not phone``: that re-validates it)
-            return cleaned
+        # (Not ``not phone``: a PhoneNumber's truth value validates it again.)
+        if phone is None or isinstance(phone, str) and not phone.strip():
+            return cleaned  # no number: the field's own error says so, or there is none to verify
+        if not isinstance(phone, CheckedPhoneNumber):
+            # A site's ``clean_phone_number`` or a field of its own handed back a plain value:
+            # checked here, once, by our rules. It never skips the verification.
+            try:
+                phone = cleaned["phone_number"] = checked_phone(phone)
+            except forms.ValidationError as error:
+                self.add_error("phone_number", error)
+                return cleaned
         if self.data.get(SEND_ACTION) == "send":
             self._send_code(phone, cleaned.get("consents") or {})
             return cleaned
