@@ -184,6 +184,19 @@ def manage(env: dict[str, str], *args: str) -> None:
     )
 
 
+def example_project(tmp_path: Path, **variables: str) -> dict[str, str]:
+    """The environment of the example project on a fresh SQLite file in ``tmp_path``, migrated,
+    tasks run in process (no broker) unless ``variables`` (its environment variables) say."""
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'example.sqlite3'}",
+        "DJANGO_SETTINGS_MODULE": "example_project.settings",
+        "CELERY_BROKER_URL": "",
+        **variables,
+    }
+    manage(env, "migrate", "--noinput")
+    return env
+
+
 def start_server(env: dict[str, str], port: int | None = None) -> tuple[Process, str]:
     port = port or free_port()
     server = Process(["manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"], env)

@@ -14,7 +14,7 @@ from phone_verify.models import ConsentEcho, Verification
 
 from .fake_dqe import FakeDqe
 from .fake_server import running
-from .processes import free_port, manage, start_server
+from .processes import example_project, free_port, start_server
 
 PHONE = "+33612345678"
 FIXTURES = Path(__file__).parent / "fixtures" / "dqe"
@@ -79,16 +79,13 @@ def test_an_unknown_licence_ends_in_provider_auth(api, dqe_settings):
 
 def test_the_example_project_with_dqe_against_the_fake(tmp_path, fake_dqe):
     fake, dqe_url = fake_dqe
-    env = {
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'dqe.sqlite3'}",
-        "DJANGO_SETTINGS_MODULE": "example_project.settings",
-        "CELERY_BROKER_URL": "",
-        "PHONE_VERIFY_PROVIDER": "dqe",
-        "DQE_URL": dqe_url,
-        "DQE_LICENCE": "LIC-FAKE",
-        "DQE_COMPANY": "MYSHOP",
-    }
-    manage(env, "migrate", "--noinput")
+    env = example_project(
+        tmp_path,
+        PHONE_VERIFY_PROVIDER="dqe",
+        DQE_URL=dqe_url,
+        DQE_LICENCE="LIC-FAKE",
+        DQE_COMPANY="MYSHOP",
+    )
     server, url = start_server(env)
     api = f"{url}/api/phone-verify/verifications/"
     try:
@@ -113,17 +110,14 @@ def test_the_example_project_with_dqe_against_the_fake(tmp_path, fake_dqe):
 
 def start_project(tmp_path, dqe_url):
     port = free_port()
-    env = {
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'prefill.sqlite3'}",
-        "DJANGO_SETTINGS_MODULE": "example_project.settings",
-        "CELERY_BROKER_URL": "",
-        "DQE_URL": dqe_url,
-        "DQE_LICENCE": "LIC-FAKE",
-        "DQE_COMPANY": "MYSHOP",
-        "DQE_CLIENT_SECRET": "TEST-SECRET",
-        "PHONE_VERIFY_PUBLIC_URL": f"http://127.0.0.1:{port}",
-    }
-    manage(env, "migrate", "--noinput")
+    env = example_project(
+        tmp_path,
+        DQE_URL=dqe_url,
+        DQE_LICENCE="LIC-FAKE",
+        DQE_COMPANY="MYSHOP",
+        DQE_CLIENT_SECRET="TEST-SECRET",
+        PHONE_VERIFY_PUBLIC_URL=f"http://127.0.0.1:{port}",
+    )
     return start_server(env, port=port)
 
 

@@ -12,7 +12,14 @@ import sqlite3
 import pytest
 import requests
 
-from .processes import Process, manage, redis_url, require_redis, start_server, start_worker
+from .processes import (
+    Process,
+    example_project,
+    redis_url,
+    require_redis,
+    start_server,
+    start_worker,
+)
 
 PHONE = "+33612345678"
 CODE_LINE = r"phone_verify console: code (\d{6}) for \+33 6"
@@ -21,13 +28,7 @@ API = "/api/phone-verify/verifications/"
 
 @pytest.fixture
 def demo_env(tmp_path):
-    env = {
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
-        "DJANGO_SETTINGS_MODULE": "example_project.settings",
-        "CELERY_BROKER_URL": "",
-    }
-    manage(env, "migrate", "--noinput")
-    return env
+    return example_project(tmp_path)
 
 
 def run_flow(url: str, codes: Process) -> str:

@@ -11,7 +11,7 @@ from phone_verify.models import DeliveryEvent, Verification
 
 from .fake_fortytwo import FakeFortytwo
 from .fake_server import running
-from .processes import free_port, manage, start_server
+from .processes import example_project, free_port, start_server
 
 PHONE = "+33612345678"
 SECRET = "fortytwo-callback-secret-abcdef"
@@ -95,17 +95,14 @@ def test_an_expired_code_at_fortytwo_ends_expired(live):
 def test_the_example_project_with_fortytwo_against_the_fake(tmp_path, fake_fortytwo):
     fake, fortytwo_url = fake_fortytwo
     port = free_port()
-    env = {
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'fortytwo.sqlite3'}",
-        "DJANGO_SETTINGS_MODULE": "example_project.settings",
-        "CELERY_BROKER_URL": "",
-        "PHONE_VERIFY_PROVIDER": "fortytwo",
-        "FORTYTWO_URL": fortytwo_url,
-        "FORTYTWO_TOKEN": "TOKEN-FAKE",
-        "PHONE_VERIFY_WEBHOOK_SECRET": SECRET,
-        "PHONE_VERIFY_PUBLIC_URL": f"http://127.0.0.1:{port}",
-    }
-    manage(env, "migrate", "--noinput")
+    env = example_project(
+        tmp_path,
+        PHONE_VERIFY_PROVIDER="fortytwo",
+        FORTYTWO_URL=fortytwo_url,
+        FORTYTWO_TOKEN="TOKEN-FAKE",
+        PHONE_VERIFY_WEBHOOK_SECRET=SECRET,
+        PHONE_VERIFY_PUBLIC_URL=f"http://127.0.0.1:{port}",
+    )
     server, url = start_server(env, port=port)
     api = url + API
     try:

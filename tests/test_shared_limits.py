@@ -18,7 +18,7 @@ import pytest
 
 from phone_verify.limits import DEFAULT_LIMITS
 
-from .processes import Process, free_port, manage, redis_url, require_redis
+from .processes import Process, example_project, free_port, redis_url, require_redis
 
 PHONE = "+33612345678"
 WORKERS = 4
@@ -33,13 +33,7 @@ assert len(CLIENTS) * PER_CLIENT > LIMIT
 
 @pytest.fixture
 def server_env(tmp_path):
-    env = {
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite3'}",
-        "DJANGO_SETTINGS_MODULE": "example_project.settings",
-        "CELERY_BROKER_URL": "",
-    }
-    manage(env, "migrate", "--noinput")
-    return env
+    return example_project(tmp_path)
 
 
 def start_gunicorn(env: dict[str, str]) -> tuple[Process, int]:

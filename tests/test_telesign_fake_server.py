@@ -11,7 +11,14 @@ import requests
 
 from .fake_server import running
 from .fake_telesign import API_KEY, CUSTOMER_ID, FakeTeleSign
-from .processes import free_port, manage, redis_url, require_redis, start_server, start_worker
+from .processes import (
+    example_project,
+    free_port,
+    redis_url,
+    require_redis,
+    start_server,
+    start_worker,
+)
 
 PHONE = "+33612345678"
 API = "/api/phone-verify/verifications/"
@@ -25,19 +32,15 @@ def fake_telesign():
 
 
 def project_env(tmp_path, telesign_url: str, port: int, **extra: str) -> dict[str, str]:
-    env = {
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'telesign.sqlite3'}",
-        "DJANGO_SETTINGS_MODULE": "example_project.settings",
-        "CELERY_BROKER_URL": "",
-        "PHONE_VERIFY_PROVIDER": "telesign",
-        "TELESIGN_URL": telesign_url,
-        "TELESIGN_CUSTOMER_ID": CUSTOMER_ID,
-        "TELESIGN_API_KEY": API_KEY,
-        "PHONE_VERIFY_PUBLIC_URL": f"http://127.0.0.1:{port}",
+    return example_project(
+        tmp_path,
+        PHONE_VERIFY_PROVIDER="telesign",
+        TELESIGN_URL=telesign_url,
+        TELESIGN_CUSTOMER_ID=CUSTOMER_ID,
+        TELESIGN_API_KEY=API_KEY,
+        PHONE_VERIFY_PUBLIC_URL=f"http://127.0.0.1:{port}",
         **extra,
-    }
-    manage(env, "migrate", "--noinput")
-    return env
+    )
 
 
 def start(api: str) -> str:
