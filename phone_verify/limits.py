@@ -80,10 +80,14 @@ def hit(name: str, subject: str | None) -> None:
     hit_all([(name, subject)])
 
 
-def hit_all(hits: Iterable[tuple[str, str | None]]) -> None:
+def hit_all(
+    hits: Iterable[tuple[str, str | None]], *, record: Iterable[tuple[str, str, int]] = ()
+) -> None:
     """Take one unit of each ``(limit, subject)`` budget in order; at the first refusal, give
     back the units already taken and raise. Put the caller's own budget (its IP) first, so a
-    refused caller never even touches anyone else's. One round trip on Redis."""
+    refused caller never even touches anyone else's. ``record``: ``(name, subject, window)``
+    events counted with no limit (as ``record`` does), only when every budget was taken, in
+    the same round trip. One round trip on Redis."""
     now = time.time()
     rules: list[tuple[str, int]] = []
     budgets: list[counters.Budget] = []
@@ -94,6 +98,8 @@ def hit_all(hits: Iterable[tuple[str, str | None]]) -> None:
         allowed, window = rule
         rules.append((name, window))
         budgets.append(_budget(name, subject, window, now, allowed))
+    # Last: never refused, and given back with the others when a budget refuses.
+    budgets += [_budget(name, subject, window, now) for name, subject, window in record]
     if not budgets:
         return
     taken = counters.take(budgets)

@@ -59,18 +59,22 @@ def guard() -> Mapping[str, Any] | None:
     return {**GUARD_DEFAULTS, **configured}
 
 
-def destination_prefix(e164: str) -> str:
-    """The range ``e164`` belongs to: ``+33 61234`` for ``+33612345678`` (default tail of 4)."""
-    rules = guard() or GUARD_DEFAULTS
+def destination_prefix(e164: str, rules: Mapping[str, Any] | None = None) -> str:
+    """The range ``e164`` belongs to: ``+33 61234`` for ``+33612345678`` (default tail of 4);
+    ``rules``: the guard's settings, when the caller has them already."""
+    rules = rules or guard() or GUARD_DEFAULTS
     number = phonenumbers.parse(e164, None)
     national = phonenumbers.national_significant_number(number)
     kept = max(1, len(national) - int(rules["PREFIX_TAIL_DIGITS"]))
     return f"+{number.country_code} {national[:kept]}"
 
 
-def check_open(e164: str, *, decide: bool = True) -> None:
+def check_open(e164: str, *, decide: bool = True) -> list[tuple[str, str, int]]:
     """Refuse (``SuspectedFraud``) a send to a paused range; with ``decide``, first pause the
     range if its conversion has fallen below the threshold. Called before any budget is taken.
+    Answers what the send adds to the guard's counts (one send in the range; nothing when the
+    guard is off), for ``limits.hit_all(record=...)`` to count with the send budgets, only if
+    they all pass.
 
     Resends pass ``decide=False``: they run inside the resend's transaction, which the refusal
     rolls back, and the staff record of a pause must not vanish with it; the next new
@@ -78,20 +82,14 @@ def check_open(e164: str, *, decide: bool = True) -> None:
     """
     rules = guard()
     if rules is None:
-        return
-    prefix = destination_prefix(e164)
+        return []
+    prefix = destination_prefix(e164, rules)
     until = limits.in_counter_cache(lambda cache: cache.get(_pause_key(prefix)))
     if until is None and decide:
         until = _judge(prefix, rules)
     if until is not None:
         raise SuspectedFraud(retry_after=max(1, math.ceil(float(until) - time.time())))
-
-
-def count_send(e164: str) -> None:
-    """A code went to ``e164``: one more send in its range."""
-    rules = guard()
-    if rules is not None:
-        limits.record(_SENDS, destination_prefix(e164), int(rules["WINDOW"]))
+    return [(_SENDS, prefix, int(rules["WINDOW"]))]
 
 
 def count_verified(e164: str) -> None:
@@ -101,7 +99,7 @@ def count_verified(e164: str) -> None:
     if rules is None:
         return
     try:
-        limits.record(_VERIFIED, destination_prefix(e164), int(rules["WINDOW"]))
+        limits.record(_VERIFIED, destination_prefix(e164, rules), int(rules["WINDOW"]))
     except CountersUnavailable:
         pass
 
@@ -161,7 +159,6 @@ def _pause_key(prefix: str) -> str:
 __all__ = [
     "GUARD_DEFAULTS",
     "check_open",
-    "count_send",
     "count_verified",
     "destination_prefix",
     "guard",

@@ -303,8 +303,9 @@ def _find(
 def _count_send(e164: str, country: str, ip: str | None, *, new: bool = True) -> None:
     """The pumping guard (which decides on pauses when a verification is ``new``), then the
     send rate limits, the caller's own budgets (its IP, then its sends to this number) first,
-    then the number's, which needs several clients to exhaust."""
-    pumping.check_open(e164, decide=new)
+    then the number's, which needs several clients to exhaust; the send counted for the guard
+    with them, once they all pass."""
+    guard_counts = pumping.check_open(e164, decide=new)
     limits.hit_all(
         [
             ("send_per_ip_hour", ip),
@@ -312,6 +313,6 @@ def _count_send(e164: str, country: str, ip: str | None, *, new: bool = True) ->
             ("send_per_phone_hour", e164),
             ("send_per_prefix_hour", limits.number_range(e164)),
             ("send_per_country_day", country_bucket(e164, country)),
-        ]
+        ],
+        record=guard_counts,
     )
-    pumping.count_send(e164)
