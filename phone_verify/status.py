@@ -80,6 +80,9 @@ DELIVERY_FAILURE_REASONS: dict[Status, str] = {
 #: refused number or a provider that cannot serve us closes a verification.
 NOT_DELIVERED = frozenset(DELIVERY_FAILURE_REASONS.values())
 
+#: The reason of a verification closed by too many wrong codes.
+LOCKED_REASON = "too_many_attempts"
+
 #: Refusals of the number itself (invalid, not a mobile, country not served): another provider
 #: would refuse it too, so these never fail over.
 NUMBER_REFUSALS = frozenset({"invalid_phone_number", "invalid_country", "not_mobile"})

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..conf import app_settings
 from ..phones import mask_phone
-from ..status import NOT_DELIVERED, Status
+from ..status import LOCKED_REASON, NOT_DELIVERED, Status
 
 
 class Verification(models.Model):
@@ -97,6 +97,12 @@ class Verification(models.Model):
         """The latest message never reached the phone (undeliverable, rejected on the way, or
         expired before delivery): a new code may be asked for."""
         return Status(self.status).is_final and self.reason in NOT_DELIVERED
+
+    @property
+    def is_locked(self) -> bool:
+        """No guess may be evaluated any more: closed by too many wrong codes, or its
+        ``MAX_CHECK_ATTEMPTS`` used up."""
+        return self.reason == LOCKED_REASON or self.attempts >= app_settings.MAX_CHECK_ATTEMPTS
 
     def is_open(self, now: dt.datetime | None = None) -> bool:
         """Whether a new code may still be sent: not closed by an expired or used-up code, a

@@ -33,14 +33,12 @@ from ..models import ConsentRecord, Verification
 from ..phones import ParsedPhone, PhoneLike, as_parsed, country_bucket
 from ..providers.registry import get_provider
 from ..session import remember, remembers
-from ..status import CheckOutcome, CheckResult, Status, Verdict
+from ..status import LOCKED_REASON, CheckOutcome, CheckResult, Status, Verdict
 from .consent import record_consent
 from .delivery import reopen
 from .timeline import STATUS_FIELDS, change_status
 
 logger = logging.getLogger("phone_verify")
-
-LOCKED_REASON = "too_many_attempts"
 
 
 def start_verification(
@@ -181,7 +179,7 @@ def check_code(
         status = Status(verification.status)
         if status is Status.VERIFIED:
             return result(CheckOutcome.ALREADY_VERIFIED)
-        if verification.reason == LOCKED_REASON or verification.attempts >= max_attempts:
+        if verification.is_locked:
             return result(CheckOutcome.LOCKED)
         if verification.not_delivered:
             return result(CheckOutcome.NOT_DELIVERED)  # nothing to check: no code arrived

@@ -21,7 +21,6 @@ from ...conf import app_settings
 from ...exceptions import InvalidPhoneNumber, PhoneVerifyError, ResendTooSoon
 from ...models import Verification
 from ...phones import mask_phone, parse_phone
-from ...status import Status
 
 #: The ``purpose`` of the verifications a device starts (admin filters and exports show it).
 PURPOSE = "otp"
@@ -90,10 +89,7 @@ class PhoneVerifyDevice(Device):
 
     def verify_is_allowed(self) -> tuple[bool, dict[str, Any] | None]:
         verification = self.verification
-        if verification is not None and (
-            verification.reason == services.LOCKED_REASON
-            or verification.attempts >= app_settings.MAX_CHECK_ATTEMPTS
-        ):
+        if verification is not None and verification.is_locked:
             return False, {
                 "reason": VerifyNotAllowed.N_FAILED_ATTEMPTS,
                 "failure_count": verification.attempts,
@@ -118,7 +114,7 @@ class PhoneVerifyDevice(Device):
         if verification is None:
             return None
         verification.refresh_from_db()
-        if verification.effective_status().is_final or verification.status == Status.VERIFIED:
+        if verification.effective_status().is_final:  # verified included
             return None
         if verification.sends >= app_settings.MAX_SENDS:
             return None  # spent: a new verification (the per-phone limits still count)
