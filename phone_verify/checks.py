@@ -121,7 +121,7 @@ def _check_distribution() -> list[CheckMessage]:
 
 
 def _check_signing_keys() -> list[CheckMessage]:
-    from .signing import SETTING, signing_keys
+    from .signing import GENERATE_KEY, SETTING, signing_keys
 
     try:
         keys = signing_keys()
@@ -133,8 +133,7 @@ def _check_signing_keys() -> list[CheckMessage]:
         Error(
             f"{SETTING} is empty and DEBUG is off: consent records could not be signed.",
             hint=(
-                'Generate a key with `python -c "import base64, os; '
-                'print(base64.b64encode(os.urandom(32)).decode())"` and keep it secret; '
+                f"Generate a key with {GENERATE_KEY} and keep it secret; "
                 "`manage.py phone_verify_keys` then prints the public key auditors need."
             ),
             id="phone_verify.E017",

@@ -24,6 +24,8 @@ from django.core.exceptions import ImproperlyConfigured
 from .conf import app_settings, setting_key
 
 SETTING = setting_key("CONSENT_SIGNING_KEYS")
+#: How to make a signing key, said where one is missing.
+GENERATE_KEY = '`python -c "import base64, os; print(base64.b64encode(os.urandom(32)).decode())"`'
 
 
 def canonical_json(value: Any) -> bytes:
@@ -93,7 +95,7 @@ def current_key() -> SigningKey:
     if not keys:
         raise ImproperlyConfigured(
             f"{SETTING} is empty: consent records cannot be signed. Generate a key with "
-            '`python -c "import base64, os; print(base64.b64encode(os.urandom(32)).decode())"`.'
+            f"{GENERATE_KEY}."
         )
     return keys[0]
 

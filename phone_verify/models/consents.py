@@ -3,7 +3,6 @@ the chain's head, and what providers echoed of the records."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
@@ -15,6 +14,7 @@ from .. import proofs
 from ..codes import keyed_hash, keyed_hash_matches
 from ..consents import CONSENT_KEYS, granted
 from ..phones import mask_phone
+from ..signing import digest
 from ..status import Status
 from .append_only import AppendOnlyModel, AppendOnlyQuerySet
 from .verifications import Verification
@@ -49,14 +49,14 @@ class NoticeText(AppendOnlyModel):
     @classmethod
     def shown(cls, version: str, language: str, text: str) -> NoticeText:
         """The row for this text, added the first time it is shown."""
-        sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        sha256 = digest(text.encode("utf-8"))
         notice, _created = cls.objects.get_or_create(
             version=version, language=language, sha256=sha256, defaults={"text": text}
         )
         return notice
 
     def text_is_intact(self) -> bool:
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest() == self.sha256
+        return digest(self.text.encode("utf-8")) == self.sha256
 
 
 class ConsentChainHead(models.Model):

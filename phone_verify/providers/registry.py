@@ -8,7 +8,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
-from ..conf import app_settings
+from ..conf import app_settings, setting_key
 from .base import Provider
 
 PROVIDER_CLASSES: dict[str, str] = {
@@ -30,7 +30,7 @@ def get_provider(name: str | None = None) -> Provider:
             cls = import_string(PROVIDER_CLASSES[name])
         except KeyError:
             raise ImproperlyConfigured(
-                f"PHONE_VERIFY['PROVIDER']: unknown provider {name!r}; "
+                f"{setting_key('PROVIDER')}: unknown provider {name!r}; "
                 f"choose one of {', '.join(sorted(PROVIDER_CLASSES))}."
             ) from None
         provider = _instances[name] = cls(app_settings.provider_options(name))
