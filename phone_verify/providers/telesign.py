@@ -310,13 +310,11 @@ class TeleSignProvider(HttpProvider):
     def _report(self, answer: Mapping[str, Any], reference: str) -> StatusReport:
         code, known = self._status(answer)
         status, reason = known.status, known.reason
-        if status is Status.FAILED:
-            # errors[] says why (-10030: the prepaid account is empty): a reason an operator
-            # can act on, where "500" is not.
-            try:
-                self._raise_for_errors(answer)
-            except ProviderError as error:
-                status, reason = Status(error.status), error.code
+        # A failure's errors[] says why (-10030: the prepaid account is empty): a reason an
+        # operator can act on, where "500" is not.
+        found = _error_of(answer) if status is Status.FAILED else None
+        if found is not None:
+            status, reason = found[0].status, found[0].code
         details = answer.get("additional_info")
         return StatusReport(
             provider_reference=reference,
@@ -329,18 +327,10 @@ class TeleSignProvider(HttpProvider):
         )
 
     def _raise_for_errors(self, answer: Mapping[str, Any]) -> None:
-        errors = answer.get("errors")
-        if not isinstance(errors, list) or not errors:
+        found = _error_of(answer)
+        if found is None:
             return
-        first = errors[0] if isinstance(errors[0], Mapping) else {}
-        code = first.get("code")
-        description = str(first.get("description") or "")
-        known = ERRORS.get(code) if isinstance(code, int) else None
-        if code == -10001 and "phone_number" in description:
-            known = TeleSignError("invalid_phone_number", Status.REJECTED)
-        known = known or TeleSignError("provider_error")
-        if known.code == "provider_auth":
-            logger.critical("TeleSign refuses our credentials: %s %s", code, description)
+        known, code, description = found
         raise self.error(
             f"TeleSign {code}: {description}",
             code=known.code,
@@ -349,6 +339,24 @@ class TeleSignProvider(HttpProvider):
             retryable=known.retryable,
             response=dict(answer),
         )
+
+
+def _error_of(answer: Mapping[str, Any]) -> tuple[TeleSignError, Any, str] | None:
+    """What the first of an answer's ``errors[]`` means to us, with its code and description;
+    None when there is none. Our credentials refused is logged (critical) here."""
+    errors = answer.get("errors")
+    if not isinstance(errors, list) or not errors:
+        return None
+    first = errors[0] if isinstance(errors[0], Mapping) else {}
+    code = first.get("code")
+    description = str(first.get("description") or "")
+    known = ERRORS.get(code) if isinstance(code, int) else None
+    if code == -10001 and "phone_number" in description:
+        known = TeleSignError("invalid_phone_number", Status.REJECTED)
+    known = known or TeleSignError("provider_error")
+    if known.code == "provider_auth":
+        logger.critical("TeleSign refuses our credentials: %s %s", code, description)
+    return known, code, description
 
 
 def _parse_time(answer: Mapping[str, Any]) -> dt.datetime | None:
